@@ -1,1 +1,21 @@
+//! Deskbeam agent: shares this machine's screen with viewers in a browser.
+//!
+//! # Layout
+//! - [`frame`]: raw BGRX screen frames.
+//! - [`capture`]: the `FrameSource` trait; X11 (scrap) and synthetic sources.
+//! - [`encode`]: the `Encoder` trait; BGRX → I420 → H.264 (openh264).
+//! - [`pipeline`]: the capture/encode thread and the fan-out to viewers (one encode for all).
+//! - [`transport`]: WebRTC per viewer: answer an offer, stream RTP, keyframe requests.
+//! - [`signaling`]: the outbound WebSocket to the server; routes offers to `transport`.
+//! - [`config`]: validated settings for `share`.
 
+pub mod capture;
+pub mod config;
+pub mod encode;
+pub mod frame;
+pub mod pipeline;
+pub mod signaling;
+pub mod transport;
+
+pub use config::ShareConfig;
+pub use signaling::run;

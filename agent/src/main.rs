@@ -1,1 +1,190 @@
-fn main(){}
+//! `deskbeam-agent`: share this desktop. Parses flags, then hands over to the library.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use deskbeam_agent::capture::{FrameSource, SyntheticScreen};
+use deskbeam_agent::encode::{Encoder, EncoderSettings, H264Encoder};
+use deskbeam_agent::pipeline::{Pipeline, PipelineSettings};
+use deskbeam_agent::signaling::AgentEvent;
+use deskbeam_agent::transport::TransportConfig;
+use deskbeam_agent::ShareConfig;
+use deskbeam_proto::Scope;
+
+#[derive(Parser)]
+#[command(name = "deskbeam-agent", version, about = "Share this desktop with a browser through a Deskbeam server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect to the server, share the display in $DISPLAY and print a viewer link.
+    Share(ShareArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SourceKind {
+    /// The X11 display in $DISPLAY.
+    X11,
+    /// A generated test picture (no display needed).
+    Synthetic,
+}
+
+#[derive(clap::Args)]
+struct ShareArgs {
+    /// Base URL of the Deskbeam server, e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    server: String,
+    /// Host token from `deskbeam-server host-token`.
+    #[arg(long, env = "DESKBEAM_TOKEN", hide_env_values = true)]
+    token: String,
+    /// How long the viewer link works (e.g. 30m, 1h, 2days).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    ttl: Duration,
+    /// What the link allows: view (or control, once remote input is enabled).
+    #[arg(long, default_value = "view")]
+    scope: Scope,
+    /// How many viewers may watch through the link at once.
+    #[arg(long, default_value_t = 5)]
+    max_viewers: u32,
+    /// Name of this machine as viewers see it (default: the host name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Capture and encode rate.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Video bitrate, e.g. 4M or 1500k.
+    #[arg(long, default_value = "4M", value_parser = parse_bitrate)]
+    bitrate: u32,
+    /// Local UDP address(es) for media (repeatable). Default: every interface plus loopback.
+    #[arg(long = "ice-addr")]
+    ice_addrs: Vec<String>,
+    /// What to share.
+    #[arg(long, value_enum, default_value = "x11")]
+    source: SourceKind,
+}
+
+fn parse_bitrate(s: &str) -> Result<u32, String> {
+    let s = s.trim();
+    let (digits, mult) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1_000),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1_000_000),
+        _ => (s, 1),
+    };
+    let value: f64 = digits.parse().map_err(|_| format!("not a bitrate: {s:?} (try 4M or 1500k)"))?;
+    let bps = value * mult as f64;
+    if !(0.0..=u32::MAX as f64).contains(&bps) {
+        return Err(format!("bitrate out of range: {s:?}"));
+    }
+    Ok(bps as u32)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "desktop".into())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Share(args) => share(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("deskbeam-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn share(args: ShareArgs) -> anyhow::Result<()> {
+    let transport = if args.ice_addrs.is_empty() { TransportConfig::default() } else { TransportConfig { udp_addrs: args.ice_addrs } };
+    let config = ShareConfig::new(
+        &args.server,
+        &args.token,
+        args.ttl,
+        args.scope,
+        args.max_viewers,
+        args.name.unwrap_or_else(host_name),
+        args.fps,
+        args.bitrate,
+        transport,
+    )?;
+    let source: deskbeam_agent::capture::SourceFactory = match args.source {
+        SourceKind::X11 => {
+            if std::env::var_os("DISPLAY").is_none() {
+                anyhow::bail!("DISPLAY is not set: run inside an X session (or start Xvfb) to share a screen");
+            }
+            Box::new(|| Ok(Box::new(deskbeam_agent::capture::X11Source::open()?) as Box<dyn FrameSource>))
+        }
+        SourceKind::Synthetic => {
+            let screen = SyntheticScreen::new(1280, 720, [30, 90, 160]);
+            screen.set_animated(true);
+            Box::new(move || Ok(Box::new(screen.source()) as Box<dyn FrameSource>))
+        }
+    };
+    let settings = EncoderSettings { bitrate_bps: config.bitrate_bps, max_fps: config.fps as f32 };
+    let pipeline = Pipeline::start(source, Box::new(move || Box::new(H264Encoder::new(settings)) as Box<dyn Encoder>), PipelineSettings { fps: config.fps })
+        .context("cannot start screen capture")?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(print_events(events_rx));
+        deskbeam_agent::run(config, pipeline.feed(), events_tx, shutdown_signal()).await?;
+        drop(pipeline);
+        Ok(())
+    })
+}
+
+async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<AgentEvent>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            AgentEvent::LinkCreated { url, expires_at } => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "link: {url}");
+                let _ = out.flush();
+                tracing::info!(expires_at, "viewer link ready (printed on stdout)");
+            }
+            AgentEvent::ViewerJoined { viewer_id, scope } => tracing::info!(%viewer_id, %scope, "viewer joining"),
+            AgentEvent::ViewerLeft { viewer_id, reason } => tracing::info!(%viewer_id, %reason, "viewer left"),
+            AgentEvent::Connected { host_id } => tracing::debug!(%host_id, "registered with the server"),
+            AgentEvent::Disconnected { reason } => tracing::debug!(%reason, "disconnected"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("stopping");
+}

@@ -1,1 +1,40 @@
+//! Shared helpers for Deskbeam's cross-crate tests and benchmarks.
+//!
+//! # Layout
+//! - [`receiver`]: a receiving WebRTC peer (the viewer side) that decodes H.264 back to pixels.
+//! - [`whep`]: a minimal WHEP/HTTP client over a raw socket.
+//! - [`xvfb`]: a virtual X display for real capture tests.
+//! - [`procs`]: the `deskbeam-server` / `deskbeam-agent` binaries as child processes.
 
+pub mod procs;
+pub mod receiver;
+pub mod whep;
+pub mod xvfb;
+
+/// Installs a test log subscriber once (respects `RUST_LOG`).
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
+}
+
+/// Is every channel of `got` within `tolerance` of `want`?
+pub fn color_close(got: [u8; 3], want: [u8; 3], tolerance: u8) -> bool {
+    got.iter().zip(want.iter()).all(|(g, w)| g.abs_diff(*w) <= tolerance)
+}
+
+/// Whether the tools a test needs are here. When they are not, the test is skipped with a loud
+/// message, unless `DESKBEAM_REQUIRE_ALL=1` (set by `make test` and CI), where it fails.
+pub fn require_tools(test: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !xvfb::have(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let msg = format!("{test}: missing tools {missing:?} (run `make test`, which installs them)");
+    if std::env::var("DESKBEAM_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("{msg}");
+    }
+    eprintln!("\n!!!!!!!! SKIPPED {msg} !!!!!!!!\n");
+    false
+}

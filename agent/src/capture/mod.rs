@@ -1,0 +1,35 @@
+//! Screen capture behind the [`FrameSource`] trait: the X11 screen (scrap) and a synthetic
+//! screen for tests and benchmarks.
+//!
+//! A source is created *on* the capture thread (scrap's capturer is not `Send`), so the pipeline
+//! takes a [`SourceFactory`] rather than a source.
+
+mod synthetic;
+#[cfg(target_os = "linux")]
+mod x11;
+
+pub use synthetic::{SyntheticScreen, SyntheticSource};
+#[cfg(target_os = "linux")]
+pub use x11::X11Source;
+
+use crate::frame::{Frame, FrameError};
+
+/// Errors from a capture source.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot open the display: {0} (is DISPLAY set and the X server running?)")]
+    Open(std::io::Error),
+    #[error("capture failed: {0}")]
+    Read(std::io::Error),
+    #[error("captured an invalid frame: {0}")]
+    Frame(#[from] FrameError),
+}
+
+/// Something that yields screen images on demand. Called from one dedicated thread.
+pub trait FrameSource {
+    /// Reads the screen as it is now. May block for up to a frame interval.
+    fn capture(&mut self) -> Result<Frame, CaptureError>;
+}
+
+/// Builds a source on the capture thread.
+pub type SourceFactory = Box<dyn FnOnce() -> Result<Box<dyn FrameSource>, CaptureError> + Send>;

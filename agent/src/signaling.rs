@@ -1,0 +1,302 @@
+//! The agent's one outbound WebSocket to the server, and the viewers it brokers.
+//!
+//! The connection is re-established with backoff when it drops; viewers already connected keep
+//! streaming meanwhile (their media does not go through the server). The agent enforces link
+//! expiry on its own clock, whatever the server does.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use deskbeam_proto::signal::{AgentMessage, ServerMessage, ViewerId};
+use deskbeam_proto::PROTOCOL_VERSION;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use crate::config::ShareConfig;
+use crate::pipeline::FrameFeed;
+use crate::transport::{answer_offer, TransportError};
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const PING_INTERVAL: Duration = Duration::from_secs(20);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Things the agent tells its owner (the CLI prints them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    Connected { host_id: String },
+    LinkCreated { url: String, expires_at: u64 },
+    ViewerJoined { viewer_id: String, scope: String },
+    ViewerLeft { viewer_id: String, reason: String },
+    Disconnected { reason: String },
+}
+
+/// Errors that stop the agent (everything else is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("the server rejected the host token (HTTP {0}); create a new one with `deskbeam-server host-token`")]
+    Unauthorized(u16),
+    #[error("the server speaks protocol version {server}, this agent {PROTOCOL_VERSION}: {message}")]
+    Version { server: String, message: String },
+    #[error("the server refused to create a link: {0}")]
+    Link(String),
+}
+
+/// Why one connection ended.
+enum Ended {
+    Shutdown,
+    Retry(String),
+    Fatal(AgentError),
+}
+
+/// A viewer the agent is streaming to.
+struct Viewer {
+    close: oneshot::Sender<String>,
+    expires_at: u64,
+}
+
+/// Internal messages from viewer tasks to the connection loop.
+enum Internal {
+    Send(AgentMessage),
+    Joined { viewer_id: ViewerId, close: oneshot::Sender<String>, expires_at: u64 },
+    Gone { viewer_id: ViewerId, reason: String },
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Runs the agent until `shutdown` resolves or a fatal error.
+pub async fn run(
+    config: ShareConfig,
+    feed: FrameFeed,
+    events: mpsc::UnboundedSender<AgentEvent>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), AgentError> {
+    let mut state = AgentState { config, feed, events, viewers: HashMap::new(), link_created: false, next_request: 1 };
+    let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(500);
+    let result = loop {
+        let ended = state.connection(&internal_tx, &mut internal_rx, &mut shutdown).await;
+        match ended {
+            Ended::Shutdown => break Ok(()),
+            Ended::Fatal(e) => break Err(e),
+            Ended::Retry(reason) => {
+                tracing::warn!(%reason, retry_in = ?backoff, "server connection lost");
+                let _ = state.events.send(AgentEvent::Disconnected { reason });
+                tokio::select! {
+                    _ = &mut shutdown => break Ok(()),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    };
+    for (_, viewer) in state.viewers.drain() {
+        let _ = viewer.close.send("sharing stopped".into());
+    }
+    result
+}
+
+struct AgentState {
+    config: ShareConfig,
+    feed: FrameFeed,
+    events: mpsc::UnboundedSender<AgentEvent>,
+    viewers: HashMap<ViewerId, Viewer>,
+    link_created: bool,
+    next_request: u64,
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl AgentState {
+    async fn connect(&self) -> Result<(Ws, String), Ended> {
+        let mut request = self.config.agent_url().as_str().into_client_request().map_err(|e| Ended::Retry(e.to_string()))?;
+        let auth = HeaderValue::from_str(&format!("Bearer {}", self.config.token))
+            .map_err(|_| Ended::Fatal(AgentError::Unauthorized(0)))?;
+        request.headers_mut().insert("authorization", auth);
+        let ws_config = WebSocketConfig::default().max_message_size(Some(deskbeam_proto::signal::MAX_FRAME_BYTES));
+        let (mut ws, _) = match tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true).await {
+            Ok(ok) => ok,
+            Err(WsError::Http(resp)) if matches!(resp.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                return Err(Ended::Fatal(AgentError::Unauthorized(resp.status().as_u16())));
+            }
+            Err(e) => return Err(Ended::Retry(format!("cannot reach {}: {e}", self.config.server))),
+        };
+        let hello = AgentMessage::Hello {
+            version: PROTOCOL_VERSION,
+            name: self.config.name.clone(),
+            agent: concat!("deskbeam-agent/", env!("CARGO_PKG_VERSION")).into(),
+        };
+        ws.send(Message::text(hello.to_json())).await.map_err(|e| Ended::Retry(e.to_string()))?;
+        let welcome = tokio::time::timeout(HELLO_TIMEOUT, next_server_message(&mut ws))
+            .await
+            .map_err(|_| Ended::Retry("no welcome from the server".into()))?;
+        match welcome {
+            Some(ServerMessage::Welcome { host_id, .. }) => Ok((ws, host_id)),
+            Some(ServerMessage::Error { code, message, .. }) if code == "version_mismatch" => {
+                Err(Ended::Fatal(AgentError::Version { server: "another".into(), message }))
+            }
+            Some(ServerMessage::Error { code, message, .. }) => Err(Ended::Retry(format!("{code}: {message}"))),
+            Some(other) => Err(Ended::Retry(format!("unexpected first message {other:?}"))),
+            None => Err(Ended::Retry("connection closed during hello".into())),
+        }
+    }
+
+    async fn connection(
+        &mut self,
+        internal_tx: &mpsc::UnboundedSender<Internal>,
+        internal_rx: &mut mpsc::UnboundedReceiver<Internal>,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+    ) -> Ended {
+        let (mut ws, host_id) = tokio::select! {
+            r = self.connect() => match r { Ok(ok) => ok, Err(e) => return e },
+            _ = &mut *shutdown => return Ended::Shutdown,
+        };
+        tracing::info!(%host_id, server = %self.config.server, "connected to the server");
+        let _ = self.events.send(AgentEvent::Connected { host_id });
+        if !self.link_created {
+            let request = self.create_link_request();
+            if let Err(e) = ws.send(Message::text(request.to_json())).await {
+                return Ended::Retry(e.to_string());
+            }
+        }
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        let mut expiry = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let outgoing = tokio::select! {
+                _ = &mut *shutdown => {
+                    let _ = ws.close(None).await;
+                    return Ended::Shutdown;
+                }
+                msg = next_server_message(&mut ws) => match msg {
+                    Some(msg) => match self.on_server_message(msg, internal_tx) {
+                        Ok(reply) => reply,
+                        Err(ended) => return ended,
+                    },
+                    None => return Ended::Retry("the server closed the connection".into()),
+                },
+                Some(internal) = internal_rx.recv() => self.on_internal(internal),
+                _ = ping.tick() => Some(AgentMessage::Ping { nonce: now_unix() }),
+                _ = expiry.tick() => { self.expire_viewers(); None }
+            };
+            if let Some(msg) = outgoing {
+                if let Err(e) = ws.send(Message::text(msg.to_json())).await {
+                    return Ended::Retry(e.to_string());
+                }
+            }
+        }
+    }
+
+    fn create_link_request(&mut self) -> AgentMessage {
+        let request_id = self.next_request;
+        self.next_request += 1;
+        AgentMessage::CreateLink {
+            request_id,
+            scope: self.config.scope,
+            ttl_secs: self.config.ttl.as_secs().max(1),
+            max_viewers: self.config.max_viewers,
+        }
+    }
+
+    fn on_server_message(&mut self, msg: ServerMessage, internal_tx: &mpsc::UnboundedSender<Internal>) -> Result<Option<AgentMessage>, Ended> {
+        match msg {
+            ServerMessage::LinkCreated { url, expires_at, .. } => {
+                self.link_created = true;
+                let _ = self.events.send(AgentEvent::LinkCreated { url, expires_at });
+            }
+            ServerMessage::Offer { viewer_id, sdp, scope, expires_at, .. } => {
+                if expires_at <= now_unix() {
+                    tracing::warn!(%viewer_id, "refusing an offer on an expired link");
+                    return Ok(Some(AgentMessage::OfferRejected { viewer_id, code: "token_expired".into(), message: "the link has expired".into() }));
+                }
+                let _ = self.events.send(AgentEvent::ViewerJoined { viewer_id: viewer_id.clone(), scope: scope.to_string() });
+                spawn_viewer(viewer_id, sdp, expires_at, self.feed.clone(), self.config.transport.clone(), internal_tx.clone());
+            }
+            ServerMessage::CloseViewer { viewer_id, reason } => {
+                if let Some(v) = self.viewers.remove(&viewer_id) {
+                    let _ = v.close.send(reason);
+                }
+            }
+            ServerMessage::Error { request_id: Some(_), code, message } if !self.link_created => {
+                return Err(Ended::Fatal(AgentError::Link(format!("{code}: {message}"))));
+            }
+            ServerMessage::Error { code, message, .. } => tracing::warn!(%code, %message, "server reported an error"),
+            ServerMessage::Welcome { .. } | ServerMessage::Pong { .. } => {}
+        }
+        Ok(None)
+    }
+
+    fn on_internal(&mut self, internal: Internal) -> Option<AgentMessage> {
+        match internal {
+            Internal::Send(msg) => Some(msg),
+            Internal::Joined { viewer_id, close, expires_at } => {
+                self.viewers.insert(viewer_id, Viewer { close, expires_at });
+                None
+            }
+            Internal::Gone { viewer_id, reason } => {
+                self.viewers.remove(&viewer_id);
+                let _ = self.events.send(AgentEvent::ViewerLeft { viewer_id: viewer_id.clone(), reason: reason.clone() });
+                Some(AgentMessage::ViewerGone { viewer_id, reason })
+            }
+        }
+    }
+
+    fn expire_viewers(&mut self) {
+        let now = now_unix();
+        let expired: Vec<ViewerId> = self.viewers.iter().filter(|(_, v)| v.expires_at <= now).map(|(id, _)| id.clone()).collect();
+        for id in expired {
+            if let Some(v) = self.viewers.remove(&id) {
+                tracing::info!(viewer_id = %id, "link expired; ending the viewer");
+                let _ = v.close.send("link expired".into());
+            }
+        }
+    }
+}
+
+/// Answers one offer off the connection loop, then reports the viewer's end.
+fn spawn_viewer(viewer_id: ViewerId, sdp: String, expires_at: u64, feed: FrameFeed, transport: crate::transport::TransportConfig, tx: mpsc::UnboundedSender<Internal>) {
+    tokio::spawn(async move {
+        match answer_offer(&sdp, feed, &transport).await {
+            Ok((answer, mut conn)) => {
+                let Some(close) = conn.take_close() else { return };
+                let _ = tx.send(Internal::Joined { viewer_id: viewer_id.clone(), close, expires_at });
+                let _ = tx.send(Internal::Send(AgentMessage::Answer { viewer_id: viewer_id.clone(), sdp: answer }));
+                let reason = conn.ended.await.unwrap_or_else(|_| "ended".into());
+                let _ = tx.send(Internal::Gone { viewer_id, reason });
+            }
+            Err(e) => {
+                tracing::warn!(%viewer_id, error = %e, "cannot answer a viewer's offer");
+                let code = match e {
+                    TransportError::BadOffer(_) | TransportError::Negotiation(_) => "bad_sdp",
+                    TransportError::Setup(_) => "internal",
+                };
+                let _ = tx.send(Internal::Send(AgentMessage::OfferRejected { viewer_id, code: code.into(), message: e.to_string() }));
+            }
+        }
+    });
+}
+
+/// The next decodable message from the server, skipping (and logging) anything malformed.
+/// `None` when the connection is gone.
+async fn next_server_message(ws: &mut Ws) -> Option<ServerMessage> {
+    loop {
+        match ws.next().await? {
+            Ok(Message::Text(text)) => match ServerMessage::decode(text.as_str()) {
+                Ok(msg) => return Some(msg),
+                Err(e) => tracing::warn!(error = %e, "ignoring a malformed message from the server"),
+            },
+            Ok(Message::Close(_)) => return None,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "server connection error");
+                return None;
+            }
+        }
+    }
+}

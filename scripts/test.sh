@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, then run every test (units, in-process pipeline, server,
+# Xvfb capture, headless Chromium). Tests that need a tool fail loudly here instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh test
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/browser && npm run --silent check)
+
+export DESKBEAM_REQUIRE_ALL=1
+cargo build --bins
+cargo test --workspace -- --test-threads=1

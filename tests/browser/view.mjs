@@ -1,0 +1,288 @@
+#!/usr/bin/env node
+// @ts-check
+/**
+ * Opens a Deskbeam viewer link in headless Debian Chromium (through playwright-core; it never
+ * downloads a browser) and reports what the page shows, as JSON lines on stdout. Used by the
+ * Rust end-to-end tests.
+ *
+ *   node tests/browser/view.mjs --url URL [--mode pixels|expired] [--timeout-ms 30000]
+ *        [--samples "x1,y1;x2,y2" ...] [--watch-ms N [--poll-ms M]] [--chromium PATH]
+ *
+ * pixels  (default) waits for body[data-state=connected] and a rendered frame, draws the video at
+ *         its native size into a canvas and averages a 16x16 block at each sample point (x, y are
+ *         fractions 0..1 of width/height; default the centre). Prints one line:
+ *         {"ok":true,"width":W,"height":H,"samples":[{"x","y","px","py","r","g","b"}],"state","stats"}
+ *         With --watch-ms N it prints such a line (plus "t_ms") every --poll-ms (default 500) for N ms.
+ * expired waits for state "expired"; prints {"ok":true,"state":"expired","message":"<#message text>"}.
+ *
+ * On failure (timeout, or the viewer settled in another final state) it prints
+ * {"ok":false,"reason","state","lastError","message","console":[last 20 console lines]} and exits 1;
+ * bad flags exit 2. Page console errors go to stderr. The browser is always closed and its
+ * temporary profile deleted, also on SIGINT/SIGTERM.
+ */
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--autoplay-policy=no-user-gesture-required',
+];
+const FINAL_STATES = ['expired', 'revoked', 'error', 'ended'];
+const BLOCK = 16;
+
+/** @typedef {{x: number, y: number}} Point */
+/**
+ * @typedef {{url: string, mode: 'pixels'|'expired', timeoutMs: number, samples: Point[],
+ *   watchMs: number, pollMs: number, chromium: string}} Config
+ */
+
+class UsageError extends Error {}
+/** The viewer did not get where it should; `reason` says why. */
+class Failure extends Error {}
+
+/** Turns argv into a validated Config. @param {string[]} argv @returns {Config} */
+function parseArgs(argv) {
+  /** @type {Config} */
+  const config = {
+    url: '', mode: 'pixels', timeoutMs: 30_000, samples: [], watchMs: 0, pollMs: 500,
+    chromium: '/usr/bin/chromium',
+  };
+  const int = (/** @type {string} */ flag, /** @type {string|undefined} */ v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} needs a positive integer, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--url': config.url = value(); break;
+      case '--mode': {
+        const mode = value();
+        if (mode !== 'pixels' && mode !== 'expired') throw new UsageError(`unknown --mode ${mode}`);
+        config.mode = mode;
+        break;
+      }
+      case '--timeout-ms': config.timeoutMs = int(flag, value()); break;
+      case '--watch-ms': config.watchMs = int(flag, value()); break;
+      case '--poll-ms': config.pollMs = int(flag, value()); break;
+      case '--chromium': config.chromium = value(); break;
+      case '--samples':
+        // "x1,y1;x2,y2" in one argument, or several arguments up to the next flag.
+        do config.samples.push(...parsePoints(value())); while (argv[i + 1] && !argv[i + 1].startsWith('--'));
+        break;
+      default: throw new UsageError(`unknown argument ${flag}`);
+    }
+  }
+  if (!config.url) throw new UsageError('--url is required');
+  try { new URL(config.url); } catch { throw new UsageError(`--url is not a URL: ${config.url}`); }
+  if (config.samples.length === 0) config.samples.push({ x: 0.5, y: 0.5 });
+  return config;
+}
+
+/** "0.25,0.5;0.75,0.5" → points. @param {string} text @returns {Point[]} */
+function parsePoints(text) {
+  return text.split(';').filter((p) => p.trim() !== '').map((pair) => {
+    const [x, y, extra] = pair.split(',').map((v) => Number(v.trim()));
+    const ok = extra === undefined && [x, y].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
+    if (!ok) throw new UsageError(`bad sample point "${pair}" (want x,y with 0 <= x, y <= 1)`);
+    return { x, y };
+  });
+}
+
+/** @param {number} ms */
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** @param {unknown} record */
+function emit(record) {
+  process.stdout.write(`${JSON.stringify(record)}\n`);
+}
+
+/**
+ * What the page says about itself (`window.deskbeam`, `#message`).
+ * @param {import('playwright-core').Page} page
+ */
+async function pageStatus(page) {
+  return page.evaluate(() => {
+    const d = /** @type {any} */ (window).deskbeam;
+    return {
+      state: d?.state ?? document.body?.dataset.state ?? null,
+      lastError: d?.lastError ?? null,
+      stats: d?.stats ?? null,
+      message: document.getElementById('message')?.textContent ?? null,
+    };
+  });
+}
+
+/**
+ * Polls until the viewer is in `target`; fails early if it settles in another final state.
+ * @param {import('playwright-core').Page} page @param {string} target @param {number} deadline
+ */
+async function waitForState(page, target, deadline) {
+  for (;;) {
+    const status = await pageStatus(page).catch(() => null);
+    if (status?.state === target) return status;
+    if (status?.state && FINAL_STATES.includes(status.state)) {
+      throw new Failure(`viewer settled in state "${status.state}" while waiting for "${target}"`);
+    }
+    if (Date.now() >= deadline) throw new Failure(`timed out waiting for state "${target}"`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Waits until the video has a size and has presented a frame.
+ * @param {import('playwright-core').Page} page @param {number} deadline
+ */
+async function waitForFrames(page, deadline) {
+  const ok = await page.evaluate(async (ms) => {
+    const video = document.querySelector('video');
+    if (!video) return false;
+    let presented = 0;
+    const onFrame = () => { presented++; };
+    if ('requestVideoFrameCallback' in video) video.requestVideoFrameCallback(onFrame);
+    const start = video.currentTime;
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      const rendered = presented > 0 || video.getVideoPlaybackQuality().totalVideoFrames > 0 ||
+        video.currentTime > start;
+      if (video.videoWidth > 0 && video.readyState >= 2 && rendered) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  }, Math.max(1, deadline - Date.now()));
+  if (!ok) throw new Failure('timed out waiting for a rendered video frame');
+}
+
+/**
+ * Draws the current frame at native size and averages a block around each point.
+ * @param {import('playwright-core').Page} page @param {Point[]} points
+ */
+async function samplePixels(page, points) {
+  return page.evaluate(({ points, block }) => {
+    const video = /** @type {HTMLVideoElement} */ (document.querySelector('video'));
+    const width = video.videoWidth;
+    const height = video.videoHeight;
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = height;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext('2d', { willReadFrequently: true }));
+    ctx.drawImage(video, 0, 0, width, height);
+    const samples = points.map(({ x, y }) => {
+      const bw = Math.min(block, width);
+      const bh = Math.min(block, height);
+      const px = Math.min(width - 1, Math.floor(x * width));
+      const py = Math.min(height - 1, Math.floor(y * height));
+      const left = Math.max(0, Math.min(width - bw, px - bw / 2));
+      const top = Math.max(0, Math.min(height - bh, py - bh / 2));
+      const data = ctx.getImageData(left, top, bw, bh).data;
+      let r = 0, g = 0, b = 0;
+      for (let i = 0; i < data.length; i += 4) { r += data[i]; g += data[i + 1]; b += data[i + 2]; }
+      const n = data.length / 4;
+      return { x, y, px, py, r: Math.round(r / n), g: Math.round(g / n), b: Math.round(b / n) };
+    });
+    return { width, height, samples };
+  }, { points, block: BLOCK });
+}
+
+/** @param {import('playwright-core').Page} page @param {Config} config @param {number} deadline */
+async function runPixels(page, config, deadline) {
+  await waitForState(page, 'connected', deadline);
+  await waitForFrames(page, deadline);
+  // The viewer refreshes its stats once a second (bitrate from the second reading on): give it
+  // a moment so they are filled in, without failing if they are not.
+  await page.waitForFunction(() => /** @type {any} */ (window).deskbeam?.stats?.bitrateKbps != null,
+    undefined, { timeout: Math.max(1, Math.min(2500, deadline - Date.now())), polling: 100 }).catch(() => {});
+  const snapshot = async () => {
+    const pixels = await samplePixels(page, config.samples);
+    const { state, stats } = await pageStatus(page);
+    return { ok: true, ...pixels, state, stats };
+  };
+  if (config.watchMs === 0) return emit(await snapshot());
+  const start = Date.now();
+  for (let next = start; next - start <= config.watchMs; next += config.pollMs) {
+    await sleep(next - Date.now());
+    emit({ t_ms: Date.now() - start, ...(await snapshot()) });
+  }
+}
+
+/** @param {import('playwright-core').Page} page @param {number} deadline */
+async function runExpired(page, deadline) {
+  const { state, message } = await waitForState(page, 'expired', deadline);
+  emit({ ok: true, state, message });
+}
+
+/** @param {Config} config @returns {Promise<number>} exit code */
+async function run(config) {
+  const deadline = Date.now() + config.timeoutMs;
+  const profile = await mkdtemp(join(tmpdir(), 'deskbeam-view-'));
+  /** @type {import('playwright-core').BrowserContext | undefined} */
+  let context;
+  /** @type {string[]} */
+  const consoleLines = [];
+  /** @type {import('playwright-core').Page | undefined} */
+  let page;
+  const cleanup = async () => {
+    // Leaving the page fires its pagehide handler, which DELETEs the WHEP resource.
+    await page?.goto('about:blank', { timeout: 3000 }).catch(() => {});
+    await context?.close().catch(() => {});
+    await rm(profile, { recursive: true, force: true }).catch(() => {});
+  };
+  for (const [signal, code] of /** @type {const} */ ([['SIGINT', 130], ['SIGTERM', 143]])) {
+    process.once(signal, () => { void cleanup().finally(() => process.exit(code)); });
+  }
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: config.chromium, headless: true, args: CHROMIUM_ARGS,
+      handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
+      timeout: Math.max(1000, deadline - Date.now()),
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (msg) => {
+      consoleLines.push(`[${msg.type()}] ${msg.text()}`);
+      if (consoleLines.length > 20) consoleLines.shift();
+      if (msg.type() === 'error') process.stderr.write(`page console error: ${msg.text()}\n`);
+    });
+    page.on('pageerror', (err) => {
+      consoleLines.push(`[pageerror] ${err.message}`);
+      process.stderr.write(`page error: ${err.stack ?? err.message}\n`);
+    });
+    await page.goto(config.url, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadline - Date.now()) });
+    if (config.mode === 'expired') await runExpired(page, deadline);
+    else await runPixels(page, config, deadline);
+    return 0;
+  } catch (err) {
+    const reason = err instanceof Failure ? err.message : `error: ${err instanceof Error ? err.message.split('\n')[0] : err}`;
+    const status = page ? await pageStatus(page).catch(() => null) : null;
+    emit({
+      ok: false, reason, state: status?.state ?? null, lastError: status?.lastError ?? null,
+      message: status?.message ?? null, console: consoleLines.slice(-20),
+    });
+    return 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+async function main() {
+  let config;
+  try {
+    config = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`view.mjs: ${err.message}\n`);
+    return 2;
+  }
+  return run(config);
+}
+
+process.exitCode = await main();

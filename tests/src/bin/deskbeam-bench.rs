@@ -1,0 +1,197 @@
+//! `make bench`: prints Deskbeam's performance figures at 1920x1080. No assertions; numbers only.
+//!
+//! 1. Stage times per frame: X11 capture (Xvfb + scrap), BGRX→I420, H.264 encode.
+//! 2. Sustained pipeline rate with full-screen motion.
+//! 3. The real agent binary on Xvfb with one WHEP viewer: CPU and bitrate on a static and on a
+//!    changing screen, and glass-to-glass latency (paint the root window → decoded colour).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use deskbeam_agent::capture::{FrameSource, SyntheticScreen, X11Source};
+use deskbeam_agent::encode::{bgrx_to_i420, Encoder, EncoderSettings, H264Encoder};
+use deskbeam_agent::pipeline::{Pipeline, PipelineSettings};
+use deskbeam_tests::procs::TestServer;
+use deskbeam_tests::receiver::Receiver;
+use deskbeam_tests::whep::{post_offer, token_from_link};
+use deskbeam_tests::xvfb::Xvfb;
+
+const W: u32 = 1920;
+const H: u32 = 1080;
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let i = ((samples.len() - 1) as f64 * p).round() as usize;
+    samples[i]
+}
+
+fn report(name: &str, mut ms: Vec<f64>) {
+    let n = ms.len();
+    let p50 = percentile(&mut ms, 0.5);
+    let p95 = percentile(&mut ms, 0.95);
+    println!("{name:<38} median {p50:>7.2} ms   p95 {p95:>7.2} ms   (n={n})");
+}
+
+/// CPU time (user+system) of a process in seconds, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 (1-based) → 11 and 12 after the comm field.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn stage_times(display: &str) -> anyhow::Result<()> {
+    std::env::set_var("DISPLAY", display);
+    let mut x11 = X11Source::open()?;
+    let mut capture = Vec::new();
+    for _ in 0..120 {
+        let t = Instant::now();
+        let _ = x11.capture()?;
+        capture.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    report("capture 1920x1080 (scrap/XShm)", capture);
+
+    let screen = SyntheticScreen::new(W, H, [40, 90, 160]);
+    screen.set_animated(true);
+    let mut src = screen.source();
+    let mut convert = Vec::new();
+    let mut buf = Vec::new();
+    for _ in 0..120 {
+        let f = src.capture()?;
+        let t = Instant::now();
+        bgrx_to_i420(&f, W, H, &mut buf)?;
+        convert.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    report("convert BGRX->I420 (yuv)", convert);
+
+    let mut enc = H264Encoder::new(EncoderSettings::default());
+    let mut encode = Vec::new();
+    let mut bytes = 0usize;
+    for i in 0..150 {
+        let f = src.capture()?;
+        if let Some(e) = enc.encode(&f, i == 0)? {
+            if i > 0 {
+                encode.push(e.encode_time.as_secs_f64() * 1e3);
+                bytes += e.data.len();
+            }
+        }
+    }
+    println!("{:<38} {:.0} bytes/frame", "encoded size, moving box", bytes as f64 / 149.0);
+    report("encode H.264 (openh264), moving box", encode);
+    Ok(())
+}
+
+fn sustained_rate() -> anyhow::Result<()> {
+    let screen = SyntheticScreen::new(W, H, [40, 90, 160]);
+    screen.set_animated(true);
+    let s = screen.clone();
+    let pipeline = Pipeline::start(
+        Box::new(move || Ok(Box::new(s.source()) as Box<dyn FrameSource>)),
+        Box::new(|| Box::new(H264Encoder::new(EncoderSettings { bitrate_bps: 8_000_000, max_fps: 60.0 })) as Box<dyn Encoder>),
+        PipelineSettings { fps: 60 },
+    )?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let encoded = rt.block_on(async {
+        let mut rx = pipeline.feed().subscribe();
+        let start = Instant::now();
+        let mut n = 0u32;
+        while start.elapsed() < Duration::from_secs(5) {
+            match tokio::time::timeout(Duration::from_secs(1), rx.recv()).await {
+                Ok(Ok(_)) => n += 1,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(k))) => n += k as u32,
+                _ => break,
+            }
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    });
+    println!("{:<38} {encoded:.1} fps (target 60, full-screen motion, synthetic source)", "sustained pipeline rate");
+    let captured = pipeline.stats.captured.load(Ordering::Relaxed).max(1);
+    let cap_us = pipeline.stats.capture_us.load(Ordering::Relaxed) as f64 / captured as f64;
+    println!("{:<38} {:.2} ms per frame", "  of which synthetic capture", cap_us / 1e3);
+    Ok(())
+}
+
+async fn agent_figures(x: &Xvfb) -> anyhow::Result<()> {
+    let server = TestServer::start()?;
+    let (agent, link) = server.share(&x.display, &[])?;
+    let token = token_from_link(&link).ok_or_else(|| anyhow::anyhow!("no token in link"))?;
+    x.set_root_color([20, 20, 20])?;
+
+    let idle0 = cpu_seconds(agent.pid());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = (cpu_seconds(agent.pid()) - idle0) / 5.0 * 100.0;
+    println!("{:<38} {idle:.1} % of one core", "agent CPU, no viewer");
+
+    let mut viewer = Receiver::offer().await?;
+    let resp = post_offer(server.addr, token, &viewer.offer).await?;
+    anyhow::ensure!(resp.status == 201, "WHEP failed: {} {}", resp.status, resp.body);
+    viewer.accept(resp.body).await?;
+    viewer.wait_for_color(0.5, 0.5, [20, 20, 20], 14, Duration::from_secs(30)).await?;
+
+    // Glass-to-glass: paint, then wait for the decoded colour.
+    let mut latency = Vec::new();
+    for i in 0..20u8 {
+        let color = if i % 2 == 0 { [200, 60, 20] } else { [20, 60, 200] };
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        while viewer.frames.try_recv().is_ok() {}
+        let t = Instant::now();
+        x.set_root_color(color)?;
+        if viewer.wait_for_color(0.5, 0.5, color, 14, Duration::from_secs(2)).await.is_ok() {
+            latency.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    report("glass-to-glass (xsetroot -> decoded)", latency);
+
+    let measure = |label: &'static str, secs: u64| {
+        let pid = agent.pid();
+        async move {
+            let c0 = cpu_seconds(pid);
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            (label, (cpu_seconds(pid) - c0) / secs as f64 * 100.0)
+        }
+    };
+    while viewer.frames.try_recv().is_ok() {}
+    let (label, cpu) = measure("agent CPU, static screen, 1 viewer", 10).await;
+    let mut static_frames = 0usize;
+    while viewer.frames.try_recv().is_ok() {
+        static_frames += 1;
+    }
+    println!("{label:<38} {cpu:.1} % of one core ({static_frames} frames sent in 10 s)");
+
+    // A changing screen: repaint the whole root window ~20 times a second.
+    let display = x.display.clone();
+    let painter = std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut i = 0u32;
+        while start.elapsed() < Duration::from_secs(10) {
+            let c = format!("#{:02x}{:02x}{:02x}", (i * 7) % 256, (i * 13) % 256, (i * 29) % 256);
+            let _ = std::process::Command::new("xsetroot").env("DISPLAY", &display).args(["-solid", &c]).status();
+            i += 1;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        i
+    });
+    let (label, cpu) = measure("agent CPU, full-screen changes, 1 viewer", 10).await;
+    let paints = painter.join().unwrap_or(0);
+    let mut frames = 0usize;
+    while viewer.frames.try_recv().is_ok() {
+        frames += 1;
+    }
+    println!("{label:<38} {cpu:.1} % of one core ({paints} repaints, {frames} frames decoded)");
+    viewer.close().await;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    println!("Deskbeam benchmark, {W}x{H}, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let x = Xvfb::start(170, W, H)?;
+    stage_times(&x.display)?;
+    sustained_rate()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(agent_figures(&x))?;
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! The real `deskbeam-server` and `deskbeam-agent` binaries as child processes.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Where cargo put the workspace binaries (next to the test executable's `deps/`).
+pub fn bin(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // Test executables live in target/<profile>/deps, other binaries in target/<profile>.
+    let mut dir = exe.parent().ok_or_else(|| anyhow::anyhow!("no target dir"))?;
+    if dir.ends_with("deps") {
+        dir = dir.parent().unwrap_or(dir);
+    }
+    let path = dir.join(name);
+    anyhow::ensure!(path.exists(), "{} is missing: run `cargo build --bins` first (make test does)", path.display());
+    Ok(path)
+}
+
+/// A child killed on drop.
+pub struct Proc {
+    child: Child,
+    pub stdout_lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: Command) -> anyhow::Result<Self> {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self { child, stdout_lines: rx })
+    }
+
+    /// Waits for a stdout line starting with `prefix`; returns the rest of it.
+    pub fn wait_line(&self, prefix: &str, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stdout_lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return Ok(rest.trim().to_string());
+                    }
+                }
+                Err(_) => anyhow::bail!("no line starting with {prefix:?} within {timeout:?}"),
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SIGTERM first so the process shuts down cleanly, then make sure.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        for _ in 0..20 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server on a free loopback port with a fresh data directory, plus a host token.
+pub struct TestServer {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+    pub data_dir: tempdir::TempDir,
+}
+
+impl TestServer {
+    pub fn start() -> anyhow::Result<Self> {
+        let data_dir = tempdir::TempDir::new()?;
+        let addr = free_port()?;
+        let mut cmd = Command::new(bin("deskbeam-server")?);
+        cmd.args(["--listen", &addr.to_string(), "--data-dir"]).arg(data_dir.path());
+        let proc = Proc::spawn(cmd)?;
+        wait_listening(addr, Duration::from_secs(20))?;
+        Ok(Self { proc, addr, data_dir })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn host_token(&self) -> anyhow::Result<String> {
+        let out = Command::new(bin("deskbeam-server")?).arg("host-token").arg("--data-dir").arg(self.data_dir.path()).output()?;
+        anyhow::ensure!(out.status.success(), "host-token failed: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8(out.stdout)?.trim().to_string())
+    }
+
+    /// Starts an agent sharing `display`, returns it with its viewer link.
+    pub fn share(&self, display: &str, extra: &[&str]) -> anyhow::Result<(Proc, String)> {
+        let mut cmd = Command::new(bin("deskbeam-agent")?);
+        cmd.env("DISPLAY", display)
+            .env("DESKBEAM_TOKEN", self.host_token()?)
+            .args(["share", "--server", &self.url(), "--ice-addr", "127.0.0.1:0"])
+            .args(extra);
+        let agent = Proc::spawn(cmd)?;
+        let link = agent.wait_line("link:", Duration::from_secs(30))?;
+        Ok((agent, link))
+    }
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_port() -> anyhow::Result<SocketAddr> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?)
+}
+
+fn wait_listening(addr: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    anyhow::bail!("server did not listen on {addr}")
+}
+
+/// Minimal temporary directory (removed on drop).
+pub mod tempdir {
+    use std::path::{Path, PathBuf};
+
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> std::io::Result<Self> {
+            let path = std::env::temp_dir().join(format!("deskbeam-test-{}", uuid_like()));
+            std::fs::create_dir_all(&path)?;
+            Ok(Self(path))
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn uuid_like() -> String {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        format!("{}-{nanos}", std::process::id())
+    }
+}

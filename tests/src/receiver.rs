@@ -1,0 +1,203 @@
+//! A receive-only WebRTC peer that plays the viewer: it offers, takes the agent's answer, and
+//! turns the H.264 it receives back into RGB frames (openh264 decoder on its own thread).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtp::codec::h264::H264Packet;
+use rtc::rtp::packetizer::Depacketizer;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState, Registry, SettingEngineBuilder,
+};
+
+/// One decoded picture, as packed RGB.
+#[derive(Clone)]
+pub struct DecodedFrame {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+    pub decoded_at: Instant,
+}
+
+impl DecodedFrame {
+    /// Average colour of a `size`×`size` block centred at fractions (`fx`, `fy`) of the picture.
+    pub fn block(&self, fx: f64, fy: f64, size: usize) -> [u8; 3] {
+        let cx = ((self.width as f64 * fx) as usize).min(self.width.saturating_sub(1));
+        let cy = ((self.height as f64 * fy) as usize).min(self.height.saturating_sub(1));
+        let (x0, y0) = (cx.saturating_sub(size / 2), cy.saturating_sub(size / 2));
+        let (x1, y1) = ((x0 + size).min(self.width), (y0 + size).min(self.height));
+        let mut sum = [0u64; 3];
+        let mut n = 0u64;
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let i = (y * self.width + x) * 3;
+                for c in 0..3 {
+                    sum[c] += self.rgb[i + c] as u64;
+                }
+                n += 1;
+            }
+        }
+        let n = n.max(1);
+        [(sum[0] / n) as u8, (sum[1] / n) as u8, (sum[2] / n) as u8]
+    }
+}
+
+/// Connection events seen by the receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiverEvent {
+    Connected,
+    Ended(String),
+}
+
+struct Handler {
+    gathered: mpsc::UnboundedSender<()>,
+    events: mpsc::UnboundedSender<ReceiverEvent>,
+    access_units: std::sync::mpsc::Sender<Bytes>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.send(());
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let e = match state {
+            RTCPeerConnectionState::Connected => ReceiverEvent::Connected,
+            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed | RTCPeerConnectionState::Disconnected => {
+                ReceiverEvent::Ended(state.to_string())
+            }
+            _ => return,
+        };
+        let _ = self.events.send(e);
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let tx = self.access_units.clone();
+        tokio::spawn(async move {
+            let mut depacketizer = H264Packet::default();
+            let mut au = BytesMut::new();
+            while let Some(event) = track.poll().await {
+                let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
+                if let Ok(nal) = depacketizer.depacketize(&packet.payload) {
+                    au.extend_from_slice(&nal);
+                }
+                if packet.header.marker && !au.is_empty() {
+                    if tx.send(au.split().freeze()).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The viewer side of a test connection.
+pub struct Receiver {
+    pc: Arc<dyn PeerConnection>,
+    pub offer: String,
+    pub frames: mpsc::UnboundedReceiver<DecodedFrame>,
+    pub events: mpsc::UnboundedReceiver<ReceiverEvent>,
+}
+
+impl Receiver {
+    /// Builds a recv-only H.264 peer on loopback and creates its (complete, non-trickle) offer.
+    pub async fn offer() -> anyhow::Result<Self> {
+        let mut media = MediaEngine::default();
+        media.register_default_codecs()?;
+        let registry = register_default_interceptors(Registry::new(), &mut media)?;
+        let (gathered_tx, mut gathered_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (au_tx, au_rx) = std::sync::mpsc::channel();
+        let (frames_tx, frames_rx) = mpsc::unbounded_channel();
+        std::thread::spawn(move || decode_loop(au_rx, frames_tx));
+        let settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .build();
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(media)
+            .with_setting_engine(settings)
+            .with_interceptor_registry(registry)
+            .with_handler(Arc::new(Handler { gathered: gathered_tx, events: events_tx, access_units: au_tx }))
+            .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
+            .build()
+            .await?;
+        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
+        pc.add_transceiver_from_kind(
+            RtpCodecKind::Video,
+            Some(RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() }),
+        )
+        .await?;
+        let offer = pc.create_offer(None).await?;
+        pc.set_local_description(offer).await?;
+        let _ = tokio::time::timeout(Duration::from_secs(5), gathered_rx.recv()).await;
+        let offer = pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local description"))?.sdp;
+        Ok(Self { pc, offer, frames: frames_rx, events: events_rx })
+    }
+
+    pub async fn accept(&self, answer: String) -> anyhow::Result<()> {
+        self.pc.set_remote_description(RTCSessionDescription::answer(answer)?).await?;
+        Ok(())
+    }
+
+    /// Waits for a decoded frame whose block at (`fx`, `fy`) matches `want` within `tolerance`.
+    /// Returns the matching frame, or the last one seen in the error.
+    pub async fn wait_for_color(&mut self, fx: f64, fy: f64, want: [u8; 3], tolerance: u8, timeout: Duration) -> anyhow::Result<DecodedFrame> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last: Option<[u8; 3]> = None;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.frames.recv()).await;
+            match frame {
+                Ok(Some(f)) => {
+                    let got = f.block(fx, fy, 16);
+                    if crate::color_close(got, want, tolerance) {
+                        return Ok(f);
+                    }
+                    last = Some(got);
+                }
+                Ok(None) => anyhow::bail!("decoder stopped; last colour {last:?}"),
+                Err(_) => anyhow::bail!("no frame with colour {want:?} within {timeout:?}; last colour {last:?}"),
+            }
+        }
+    }
+
+    pub async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+}
+
+fn decode_loop(access_units: std::sync::mpsc::Receiver<Bytes>, frames: mpsc::UnboundedSender<DecodedFrame>) {
+    let mut decoder = match openh264::decoder::Decoder::new() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create the H.264 decoder");
+            return;
+        }
+    };
+    use openh264::formats::YUVSource;
+    while let Ok(au) = access_units.recv() {
+        match decoder.decode(&au) {
+            Ok(Some(yuv)) => {
+                let (w, h) = yuv.dimensions();
+                let mut rgb = vec![0u8; w * h * 3];
+                yuv.write_rgb8(&mut rgb);
+                let frame = DecodedFrame { width: w, height: h, rgb, decoded_at: Instant::now() };
+                if frames.send(frame).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(error = %e, "decode error"),
+        }
+    }
+}

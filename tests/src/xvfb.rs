@@ -1,0 +1,72 @@
+//! A virtual X display (Xvfb) for tests that capture a real screen.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running Xvfb, killed on drop.
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+/// Is a program on PATH?
+pub fn have(program: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {program}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+impl Xvfb {
+    /// Starts Xvfb on the first free display number from `first`, `width`x`height`x24.
+    pub fn start(first: u32, width: u32, height: u32) -> anyhow::Result<Self> {
+        for n in first..first + 50 {
+            if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let display = format!(":{n}");
+            let child = Command::new("Xvfb")
+                .args([&display, "-screen", "0", &format!("{width}x{height}x24"), "-nolisten", "tcp", "-ac"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?;
+            let mut x = Self { child, display };
+            if x.wait_ready(Duration::from_secs(10)) {
+                return Ok(x);
+            }
+        }
+        anyhow::bail!("could not start Xvfb")
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            let ok = Command::new("xdpyinfo")
+                .env("DISPLAY", &self.display)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// Paints the root window one colour (`xsetroot -solid`).
+    pub fn set_root_color(&self, rgb: [u8; 3]) -> anyhow::Result<()> {
+        let color = format!("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
+        let status = Command::new("xsetroot").env("DISPLAY", &self.display).args(["-solid", &color]).status()?;
+        anyhow::ensure!(status.success(), "xsetroot failed");
+        Ok(())
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
