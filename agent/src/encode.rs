@@ -85,6 +85,10 @@ impl H264Encoder {
             // Keyframes on demand (viewer join, PLI/FIR), not on a timer.
             .intra_frame_period(IntraFramePeriod::from_num_frames(0))
             .num_threads(1)
+            // Not supported in screen-content mode; say so instead of letting openh264 warn.
+            .adaptive_quantization(false)
+            .background_detection(false)
+            .debug(false)
     }
 
     fn encoder_for(&mut self, w: u32, h: u32) -> Result<&mut openh264::encoder::Encoder, EncodeError> {

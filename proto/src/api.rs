@@ -31,4 +31,9 @@ pub mod codes {
     pub const INTERNAL: &str = "internal";
     pub const VERSION_MISMATCH: &str = "version_mismatch";
     pub const BAD_REQUEST: &str = "bad_request";
+    /// The agent answered an offer with `OfferRejected` for a reason other than a bad SDP.
+    pub const AGENT_REJECTED: &str = "agent_rejected";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    /// Sent to an agent connection that a newer connection of the same host replaced.
+    pub const REPLACED: &str = "replaced";
 }

@@ -1,1 +1,103 @@
+//! Deskbeam server: hands out viewer links, relays WHEP offers from viewers to the sharing
+//! agent over its signaling WebSocket, and serves the browser viewer.
+//!
+//! # Layout
+//! - [`app`]: the HTTP router (every route, fallbacks, the per-request trace span).
+//! - [`agent_ws`]: `GET /api/agent`, the agent's signaling WebSocket (reader + writer tasks).
+//! - [`whep`]: `POST /whep` / `DELETE /whep/{id}` for viewers, CORS, the link-expiry sweeper.
+//! - [`assets`]: the embedded viewer page and assets, the landing page, `/healthz`.
+//! - [`hub`]: in-memory routing state: connected agents, pending offers, active viewers.
+//! - [`links`]: link rules (TTL, viewer limit) and minting a link's token and URL.
+//! - [`auth`]: checking host tokens (agents) and link tokens (viewers) against the store.
+//! - [`tokens`]: the Ed25519 signing key and JWT signing/verification (alg pinned).
+//! - [`store`]: the [`store::Store`] trait with SQLite and in-memory implementations.
+//! - [`state`]: [`AppState`], what every handler shares.
+//! - [`clock`]: the injected [`clock::Clock`] every expiry decision asks.
+//! - [`error`]: [`error::ApiError`], the one HTTP error type (stable JSON codes).
+//! - [`files`]: private (0700/0600) files and directories in the data dir.
+//!
+//! **Architecture invariant:** routing decisions live in [`hub`] and [`links`] as plain code
+//! under short locks; sockets and waiting live in [`agent_ws`] and [`whep`]. No token or key
+//! material is ever logged.
 
+pub mod agent_ws;
+pub mod app;
+pub mod assets;
+pub mod auth;
+pub mod clock;
+pub mod error;
+pub mod files;
+pub mod hub;
+pub mod links;
+pub mod state;
+pub mod store;
+pub mod tokens;
+pub mod whep;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use app::app;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use state::{AppState, IssuedHost, StateError};
+
+/// Validated settings of a server run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Base of viewer links; `http://<bound address>` when `None`.
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opens the data dir, binds `config.listen` and serves until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+    let bound = listener.local_addr().map_err(ServerError::Serve)?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    if config.public_url.is_none() && bound.ip().is_unspecified() {
+        tracing::warn!(%public_url, "listening on all interfaces: pass --public-url so viewer links work");
+    }
+    let state = AppState::open(&config.data_dir, public_url)?;
+    serve(listener, state, shutdown).await
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then drains in-flight requests.
+/// Also runs the link-expiry sweeper. Tests bind port 0 and call this directly.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let addr = listener.local_addr().map_err(ServerError::Serve)?;
+    tracing::info!(%addr, public_url = state.public_url(), "listening");
+    let sweeper = tokio::spawn(whep::run_expiry_sweeper(state.clone()));
+    let hub_state = state.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        hub_state.hub().close_all();
+    };
+    let result = axum::serve(listener, app(state)).with_graceful_shutdown(signal).await;
+    sweeper.abort();
+    result.map_err(ServerError::Serve)
+}
+
+/// Creates a host in `data_dir`'s store and returns a token for its agent.
+pub fn create_host_token(data_dir: &Path, name: &str) -> Result<String, StateError> {
+    let state = AppState::open(data_dir, "")?;
+    Ok(state.issue_host_token(name)?.token)
+}
