@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh test
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-(cd tests/browser && npm run --silent check)
+(cd tests/browser && npm run --silent check && npm run --silent static-check)
 
 export DESKBEAM_REQUIRE_ALL=1
 cargo build --bins

@@ -56,18 +56,30 @@ pub enum ServerError {
     #[error(transparent)]
     State(#[from] StateError),
     #[error("could not listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
 
 /// Opens the data dir, binds `config.listen` and serves until `shutdown` completes.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| ServerError::Bind { addr: config.listen, source })?;
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
     if config.public_url.is_none() && bound.ip().is_unspecified() {
         tracing::warn!(%public_url, "listening on all interfaces: pass --public-url so viewer links work");
     }
@@ -91,7 +103,9 @@ pub async fn serve(
         tracing::info!("shutting down");
         hub_state.hub().close_all();
     };
-    let result = axum::serve(listener, app(state)).with_graceful_shutdown(signal).await;
+    let result = axum::serve(listener, app(state))
+        .with_graceful_shutdown(signal)
+        .await;
     sweeper.abort();
     result.map_err(ServerError::Serve)
 }

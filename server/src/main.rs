@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use deskbeam_server::Config;
 
 #[derive(Debug, Parser)]
-#[command(name = "deskbeam-server", version, about = "Deskbeam screen-sharing server")]
+#[command(
+    name = "deskbeam-server",
+    version,
+    about = "Deskbeam screen-sharing server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -36,10 +40,16 @@ enum Command {
 
 fn parse_public_url(raw: &str) -> Result<String, String> {
     let url = raw.trim().trim_end_matches('/');
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !url.contains('#') && !url.contains('?') => Ok(url.to_string()),
-        _ => Err(format!("{raw:?} is not an http(s) URL without query or fragment")),
+        Some(host) if !host.is_empty() && !url.contains('#') && !url.contains('?') => {
+            Ok(url.to_string())
+        }
+        _ => Err(format!(
+            "{raw:?} is not an http(s) URL without query or fragment"
+        )),
     }
 }
 
@@ -51,6 +61,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,14 +76,21 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = match cli.data_dir {
         Some(dir) => dir,
-        None => dirs::data_dir().context("no user data directory; pass --data-dir")?.join("deskbeam"),
+        None => dirs::data_dir()
+            .context("no user data directory; pass --data-dir")?
+            .join("deskbeam"),
     };
     if let Some(Command::HostToken { name }) = cli.command {
-        let token = deskbeam_server::create_host_token(&data_dir, &name).context("creating a host token")?;
+        let token = deskbeam_server::create_host_token(&data_dir, &name)
+            .context("creating a host token")?;
         println!("{token}");
         return Ok(());
     }
-    let config = Config { listen: cli.listen, data_dir, public_url: cli.public_url };
+    let config = Config {
+        listen: cli.listen,
+        data_dir,
+        public_url: cli.public_url,
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(deskbeam_server::run(config, shutdown_signal()))?;
     Ok(())

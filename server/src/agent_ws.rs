@@ -1,0 +1,348 @@
+//! `GET /api/agent`: the agent's signaling WebSocket (driver around the [`Hub`](crate::hub::Hub)).
+//!
+//! One task reads frames and turns each into hub calls and replies; one writer task owns the
+//! socket's sending half and drains an mpsc outbox, so nothing else ever touches the socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use deskbeam_proto::api::codes;
+use deskbeam_proto::signal::{AgentMessage, ServerMessage, MAX_FRAME_BYTES};
+use deskbeam_proto::PROTOCOL_VERSION;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tracing::Instrument;
+
+use crate::auth::authorize_host;
+use crate::error::ApiError;
+use crate::hub::{self, AgentSender, OfferOutcome, Resolved};
+use crate::links::LinkRequest;
+use crate::state::AppState;
+
+/// Frames queued for one agent before senders wait.
+const OUTBOX: usize = 64;
+/// Time the agent has to say hello after the upgrade.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The server pings this often…
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// …and drops a connection silent for this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// The upgrade handler: authenticate first (401 JSON before any upgrade), then switch protocols.
+pub async fn agent_socket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let claims = match authorize_host(&state, &headers) {
+        Ok(claims) => claims,
+        Err(e) => return e.into_response(),
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return ApiError::BadRequest(rejection.body_text()).into_response(),
+    };
+    let span = tracing::info_span!("agent", host_id = %claims.sub);
+    ws.max_frame_size(MAX_FRAME_BYTES)
+        .max_message_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| run_connection(socket, state, claims.sub).instrument(span))
+}
+
+/// One registered agent connection, as the reader sees it.
+struct Conn {
+    state: AppState,
+    host_id: String,
+    conn_id: u64,
+    tx: AgentSender,
+}
+
+async fn run_connection(socket: WebSocket, state: AppState, host_id: String) {
+    let (mut sink, mut stream) = socket.split();
+    let name = match handshake(&mut stream).await {
+        Ok(name) => name,
+        Err(Some(refusal)) => {
+            tracing::info!("agent refused at hello");
+            let _ = sink.send(text(&refusal)).await;
+            let _ = sink.send(Message::Close(None)).await;
+            return;
+        }
+        Err(None) => return,
+    };
+    let (tx, rx) = mpsc::channel(OUTBOX);
+    let welcome = ServerMessage::Welcome {
+        version: PROTOCOL_VERSION,
+        host_id: host_id.clone(),
+        link_public_key: state.keys().public_key_pem().to_string(),
+    };
+    // Queued before registering, so it is the first frame even if an offer races in.
+    let _ = tx.try_send(welcome);
+    let registration = state.hub().register(&host_id, tx.clone());
+    tracing::info!(name, conn_id = registration.conn_id, "agent connected");
+    let (done_tx, done_rx) = oneshot::channel();
+    let writer = tokio::spawn(write_loop(sink, rx, done_rx).in_current_span());
+
+    let conn = Conn {
+        state,
+        host_id,
+        conn_id: registration.conn_id,
+        tx,
+    };
+    read_loop(&conn, &mut stream, registration.kick).await;
+
+    conn.state.hub().unregister(&conn.host_id, conn.conn_id);
+    drop(conn);
+    let _ = done_tx.send(());
+    let _ = writer.await;
+    tracing::info!("agent disconnected");
+}
+
+/// Waits for `Hello` with our protocol version. `Err(Some(frame))` is the refusal to send;
+/// `Err(None)` means the peer left or stayed silent.
+async fn handshake(stream: &mut Stream) -> Result<String, Option<ServerMessage>> {
+    let first = loop {
+        match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => break t.as_str().to_string(),
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(Message::Binary(_)))) => break String::new(),
+            Ok(Some(Ok(Message::Close(_)) | Err(_)) | None) => return Err(None),
+            Err(_) => {
+                tracing::info!("no hello in time");
+                return Err(None);
+            }
+        }
+    };
+    check_hello(&first).map_err(Some)
+}
+
+/// The hello rule: the first frame must be a `Hello` of [`PROTOCOL_VERSION`]; anything else
+/// means the peer does not speak this protocol version.
+pub fn check_hello(frame: &str) -> Result<String, ServerMessage> {
+    match AgentMessage::decode(frame) {
+        Ok(AgentMessage::Hello { version, name, .. }) if version == PROTOCOL_VERSION => Ok(name),
+        Ok(AgentMessage::Hello { version, .. }) => {
+            tracing::info!(version, "agent speaks another protocol version");
+            Err(version_mismatch(&format!(
+                "server speaks protocol {PROTOCOL_VERSION}, agent {version}"
+            )))
+        }
+        _ => Err(version_mismatch(&format!(
+            "expected hello with protocol version {PROTOCOL_VERSION}"
+        ))),
+    }
+}
+
+fn version_mismatch(message: &str) -> ServerMessage {
+    ServerMessage::Error {
+        request_id: None,
+        code: codes::VERSION_MISMATCH.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn bad_request(request_id: Option<u64>, message: &str) -> ServerMessage {
+    ServerMessage::Error {
+        request_id,
+        code: codes::BAD_REQUEST.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn text(msg: &ServerMessage) -> Message {
+    Message::Text(msg.to_json().into())
+}
+
+async fn read_loop(conn: &Conn, stream: &mut Stream, kick: Arc<Notify>) {
+    loop {
+        let next = tokio::select! {
+            _ = kick.notified() => {
+                tracing::info!("connection closed by the server (replaced or shutting down)");
+                return;
+            }
+            next = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => next,
+        };
+        let reply = match next {
+            Err(_) => {
+                tracing::warn!("agent silent for too long; dropping it");
+                return;
+            }
+            Ok(None | Some(Ok(Message::Close(_)))) => return,
+            Ok(Some(Err(e))) => {
+                tracing::info!(error = %e, "agent socket error");
+                return;
+            }
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => None,
+            Ok(Some(Ok(Message::Binary(b)))) => {
+                tracing::warn!(len = b.len(), "binary frame from agent ignored");
+                Some(bad_request(None, "frames must be JSON text"))
+            }
+            Ok(Some(Ok(Message::Text(t)))) => match AgentMessage::decode(t.as_str()) {
+                Ok(msg) => handle(conn, msg),
+                Err(_) => {
+                    // The content may carry anything (even a token): log only its size.
+                    tracing::warn!(len = t.len(), "undecodable frame from agent");
+                    Some(bad_request(None, "could not decode frame"))
+                }
+            },
+        };
+        if let Some(reply) = reply {
+            if conn.tx.send(reply).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Applies one agent message; returns the reply to send, if any.
+fn handle(conn: &Conn, msg: AgentMessage) -> Option<ServerMessage> {
+    let hub = conn.state.hub();
+    match msg {
+        AgentMessage::Hello { .. } => Some(bad_request(None, "hello was already received")),
+        AgentMessage::Ping { nonce } => Some(ServerMessage::Pong { nonce }),
+        AgentMessage::CreateLink {
+            request_id,
+            scope,
+            ttl_secs,
+            max_viewers,
+        } => {
+            let req = LinkRequest {
+                scope,
+                ttl_secs,
+                max_viewers,
+            };
+            Some(create_link(conn, request_id, &req))
+        }
+        AgentMessage::Answer { viewer_id, sdp } => {
+            let outcome = OfferOutcome::Answer(sdp);
+            resolve(conn, &viewer_id, outcome)
+        }
+        AgentMessage::OfferRejected {
+            viewer_id,
+            code,
+            message,
+        } => {
+            tracing::info!(viewer_id, code, message, "agent rejected an offer");
+            resolve(conn, &viewer_id, OfferOutcome::Rejected { code, message })
+        }
+        AgentMessage::ViewerGone { viewer_id, reason } => {
+            let known = hub.viewer_gone(&conn.host_id, conn.conn_id, &viewer_id);
+            tracing::info!(viewer_id, reason, known, "agent reports viewer gone");
+            None
+        }
+    }
+}
+
+fn create_link(conn: &Conn, request_id: u64, req: &LinkRequest) -> ServerMessage {
+    match conn.state.create_link(&conn.host_id, req) {
+        Ok(link) => ServerMessage::LinkCreated {
+            request_id,
+            link_id: link.link_id,
+            url: link.url,
+            expires_at: link.expires_at,
+        },
+        Err(e) if e.is_bad_request() => bad_request(Some(request_id), &e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "could not create a link");
+            ServerMessage::Error {
+                request_id: Some(request_id),
+                code: codes::INTERNAL.to_string(),
+                message: "could not create the link".to_string(),
+            }
+        }
+    }
+}
+
+fn resolve(conn: &Conn, viewer_id: &str, outcome: OfferOutcome) -> Option<ServerMessage> {
+    match conn
+        .state
+        .hub()
+        .resolve_offer(&conn.host_id, conn.conn_id, viewer_id, outcome)
+    {
+        Resolved::Delivered => None,
+        Resolved::Abandoned => {
+            tracing::info!(viewer_id, "viewer left before the answer arrived");
+            Some(hub::close_viewer(viewer_id, "viewer went away"))
+        }
+        Resolved::Unknown => {
+            tracing::warn!(viewer_id, "reply for an unknown or expired offer");
+            None
+        }
+    }
+}
+
+/// Owns the sending half: drains the outbox in order, pings, and closes when told to.
+async fn write_loop(
+    mut sink: Sink,
+    mut rx: mpsc::Receiver<ServerMessage>,
+    mut done: oneshot::Receiver<()>,
+) {
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            biased;
+            msg = rx.recv() => match msg {
+                Some(msg) => {
+                    if sink.send(text(&msg)).await.is_err() {
+                        return;
+                    }
+                }
+                None => break,
+            },
+            _ = &mut done => {
+                while let Ok(msg) = rx.try_recv() {
+                    if sink.send(text(&msg)).await.is_err() {
+                        return;
+                    }
+                }
+                break;
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = sink.send(Message::Close(None)).await;
+    let _ = sink.close().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_rules() {
+        let hello = |v: u32| {
+            AgentMessage::Hello {
+                version: v,
+                name: "pc".into(),
+                agent: "t".into(),
+            }
+            .to_json()
+        };
+        assert_eq!(
+            check_hello(&hello(PROTOCOL_VERSION)).ok(),
+            Some("pc".to_string())
+        );
+        for frame in [
+            hello(PROTOCOL_VERSION + 1),
+            "garbage".to_string(),
+            r#"{"type":"ping","nonce":1}"#.into(),
+        ] {
+            match check_hello(&frame) {
+                Err(ServerMessage::Error { code, .. }) => assert_eq!(code, codes::VERSION_MISMATCH),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+}

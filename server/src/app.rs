@@ -1,0 +1,39 @@
+//! The HTTP surface: every route, the 404/405 fallbacks and the per-request trace span.
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::{agent_ws, assets, whep};
+
+/// The whole application, ready for `axum::serve` or `oneshot` tests.
+pub fn app(state: AppState) -> Router {
+    // The span names method and path only: no headers (Authorization) and no query string.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<Body>| {
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    Router::new()
+        .route("/api/agent", get(agent_ws::agent_socket))
+        .merge(whep::routes())
+        .merge(assets::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(trace)
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    ApiError::NotFound.into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}

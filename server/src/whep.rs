@@ -1,0 +1,331 @@
+//! WHEP (draft-ietf-wish-whep) for viewers: `POST /whep` with an SDP offer and a link token,
+//! `DELETE /whep/{id}` to leave; plus CORS and the link-expiry sweeper.
+//!
+//! Any standard WHEP player can watch with only the link token. Trickle ICE is not supported:
+//! the agent returns a complete answer.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use axum::Router;
+use deskbeam_proto::api::codes;
+use deskbeam_proto::signal::ServerMessage;
+use tracing::Instrument;
+
+use crate::auth::{authorize_viewer, Viewer};
+use crate::error::ApiError;
+use crate::hub::{self, AgentSender, Hub, OfferError, OfferOutcome, OfferRequest};
+use crate::state::AppState;
+use crate::tokens::bearer_token;
+
+/// Largest SDP offer accepted.
+pub const MAX_OFFER_BYTES: usize = 64 * 1024;
+/// How often the expiry sweeper runs.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How long a control frame may wait for room in an agent's outbox.
+const DELIVER_TIMEOUT: Duration = Duration::from_secs(2);
+
+const SDP: &str = "application/sdp";
+static ACCEPT_POST: HeaderName = HeaderName::from_static("accept-post");
+
+/// The `/whep` routes, with CORS on every response.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/whep", post(create_session).options(preflight))
+        .route(
+            "/whep/{id}",
+            delete(delete_session).patch(no_trickle).options(preflight),
+        )
+        .layer(middleware::from_fn(cors))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdpError {
+    #[error("the offer is not UTF-8")]
+    NotUtf8,
+    #[error("the offer does not start with v=0")]
+    NoVersion,
+    #[error("the offer has no video media section")]
+    NoVideo,
+}
+
+/// A plausibility check of an SDP offer (the agent does the real parsing).
+pub fn check_offer_sdp(body: &[u8]) -> Result<&str, SdpError> {
+    let sdp = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
+    if !sdp.starts_with("v=0") {
+        return Err(SdpError::NoVersion);
+    }
+    if !sdp.lines().any(|line| line.starts_with("m=video")) {
+        return Err(SdpError::NoVideo);
+    }
+    Ok(sdp)
+}
+
+/// True for `Content-Type: application/sdp`, parameters allowed.
+pub fn is_sdp_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    value
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case(SDP))
+}
+
+async fn read_offer(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_OFFER_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    axum::body::to_bytes(body, MAX_OFFER_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)
+}
+
+/// `POST /whep`: route the viewer's offer to the host's agent and return its answer.
+async fn create_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if !is_sdp_content_type(&headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let offer = read_offer(&headers, body).await?;
+    let viewer = authorize_viewer(&state, &headers)?;
+    let sdp = check_offer_sdp(&offer).map_err(|e| ApiError::BadSdp(e.to_string()))?;
+    let viewer_id = uuid::Uuid::new_v4().simple().to_string();
+    let span = tracing::info_span!(
+        "viewer",
+        %viewer_id,
+        link_id = %viewer.link.id,
+        host_id = %viewer.link.host_id,
+    );
+    let answer = negotiate(&state, &viewer, &viewer_id, sdp.to_string())
+        .instrument(span)
+        .await?;
+    let location = format!("/whep/{viewer_id}");
+    Ok((
+        StatusCode::CREATED,
+        [
+            (header::CONTENT_TYPE, SDP.to_string()),
+            (header::LOCATION, location),
+        ],
+        answer,
+    )
+        .into_response())
+}
+
+/// Withdraws the offer if the request ends before the agent resolved it (timeout, client gone).
+struct PendingGuard<'a> {
+    hub: &'a Hub,
+    viewer_id: &'a str,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(agent) = self.hub.cancel_offer(self.viewer_id) {
+            tracing::info!("offer withdrawn before the agent answered");
+            let _ = agent.try_send(hub::close_viewer(self.viewer_id, "offer withdrawn"));
+        }
+    }
+}
+
+async fn negotiate(
+    state: &AppState,
+    viewer: &Viewer,
+    viewer_id: &str,
+    sdp: String,
+) -> Result<String, ApiError> {
+    let link = &viewer.link;
+    let request = OfferRequest {
+        viewer_id: viewer_id.to_string(),
+        host_id: link.host_id.clone(),
+        link_id: link.id.clone(),
+        max_viewers: link.max_viewers,
+        expires_at: link.expires_at,
+    };
+    let routed = state.hub().begin_offer(&request).map_err(|e| match e {
+        OfferError::HostOffline => ApiError::HostOffline,
+        OfferError::LinkFull => ApiError::LinkFull,
+    })?;
+    let _guard = PendingGuard {
+        hub: state.hub(),
+        viewer_id,
+    };
+    let offer = ServerMessage::Offer {
+        viewer_id: viewer_id.to_string(),
+        sdp,
+        scope: link.scope,
+        link_id: link.id.clone(),
+        link_token: viewer.token.clone(),
+        expires_at: link.expires_at,
+    };
+    let exchange = async {
+        routed
+            .agent
+            .send(offer)
+            .await
+            .map_err(|_| ApiError::HostOffline)?;
+        routed.outcome.await.map_err(|_| ApiError::HostOffline)
+    };
+    let outcome = tokio::time::timeout(state.offer_timeout(), exchange)
+        .await
+        .map_err(|_| {
+            tracing::warn!("agent did not answer in time");
+            ApiError::AgentTimeout
+        })??;
+    match outcome {
+        OfferOutcome::Answer(answer) => {
+            tracing::info!("viewer admitted");
+            Ok(answer)
+        }
+        OfferOutcome::Rejected { code, .. } if code == codes::BAD_SDP => Err(ApiError::BadSdp(
+            "the host could not use this offer".to_string(),
+        )),
+        OfferOutcome::Rejected { code, .. } => Err(ApiError::AgentRejected(code)),
+        OfferOutcome::HostOffline => Err(ApiError::HostOffline),
+    }
+}
+
+/// `DELETE /whep/{id}`: the viewer leaves. Needs the link token the session was opened with.
+async fn delete_session(
+    State(state): State<AppState>,
+    Path(viewer_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let token = bearer_token(&headers)?;
+    let claims = state.keys().verify_link(token, state.now_unix())?;
+    let owned = state
+        .hub()
+        .viewer(&viewer_id)
+        .is_some_and(|v| v.link_id == claims.jti);
+    if !owned {
+        return Err(ApiError::NotFound);
+    }
+    if let Some((_, agent)) = state.hub().remove_viewer(&viewer_id) {
+        tracing::info!(viewer_id, link_id = %claims.jti, "viewer left");
+        if let Some(agent) = agent {
+            deliver(&agent, hub::close_viewer(&viewer_id, "viewer left")).await;
+        }
+    }
+    Ok(StatusCode::OK)
+}
+
+/// `PATCH /whep/{id}`: trickle ICE is not supported.
+async fn no_trickle() -> Response {
+    let mut response = ApiError::MethodNotAllowed.into_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("DELETE"));
+    response
+}
+
+async fn preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [(ACCEPT_POST.clone(), HeaderValue::from_static(SDP))],
+    )
+        .into_response()
+}
+
+/// CORS for browsers on other origins: the link token travels in `Authorization`, never in
+/// cookies, so a wildcard origin grants nothing extra.
+async fn cors(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST, DELETE, PATCH, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, Content-Type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Location"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    response
+}
+
+/// Sends a control frame to an agent, waiting briefly for room in its outbox.
+async fn deliver(agent: &AgentSender, msg: ServerMessage) {
+    match tokio::time::timeout(DELIVER_TIMEOUT, agent.send(msg)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => tracing::debug!("agent gone before a control frame could be sent"),
+        Err(_) => tracing::warn!("agent outbox full; control frame dropped"),
+    }
+}
+
+/// Ends the viewers whose link has expired; returns how many.
+pub async fn close_expired_viewers(state: &AppState) -> usize {
+    let expired = state.hub().expire(state.now_unix());
+    for (viewer_id, agent) in &expired {
+        tracing::info!(viewer_id, "link expired; closing viewer");
+        if let Some(agent) = agent {
+            deliver(agent, hub::close_viewer(viewer_id, "link expired")).await;
+        }
+    }
+    expired.len()
+}
+
+/// Runs [`close_expired_viewers`] every [`SWEEP_EVERY`], forever.
+pub async fn run_expiry_sweeper(state: AppState) {
+    let mut ticker = tokio::time::interval(SWEEP_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        close_expired_viewers(&state).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sdp_plausibility() {
+        let good =
+            "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n";
+        assert_eq!(check_offer_sdp(good.as_bytes()), Ok(good));
+        assert_eq!(check_offer_sdp(&[0xff, 0xfe]), Err(SdpError::NotUtf8));
+        assert_eq!(check_offer_sdp(b"hello"), Err(SdpError::NoVersion));
+        assert_eq!(
+            check_offer_sdp(b"v=0\r\nm=audio 9 RTP/AVP 0\r\n"),
+            Err(SdpError::NoVideo)
+        );
+    }
+
+    #[test]
+    fn content_type_allows_parameters() {
+        let mut h = HeaderMap::new();
+        assert!(!is_sdp_content_type(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Application/SDP; charset=utf-8"),
+        );
+        assert!(is_sdp_content_type(&h));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(!is_sdp_content_type(&h));
+    }
+}
