@@ -23,7 +23,7 @@ impl Xvfb {
             }
             let display = format!(":{n}");
             let child = Command::new("Xvfb")
-                .args([&display, "-screen", "0", &format!("{width}x{height}x24"), "-nolisten", "tcp", "-ac"])
+                .args([&display, "-screen", "0", &format!("{width}x{height}x24"), "-nolisten", "tcp", "-noreset", "-ac"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()?;
