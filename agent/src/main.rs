@@ -95,7 +95,7 @@ fn host_name() -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rtc=warn,rtc_ice=error,rtc_dtls=error,webrtc=warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
