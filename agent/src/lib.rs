@@ -7,12 +7,16 @@
 //! - [`pipeline`]: the capture/encode thread and the fan-out to viewers (one encode for all).
 //! - [`transport`]: WebRTC per viewer: answer an offer, stream RTP, keyframe requests.
 //! - [`signaling`]: the outbound WebSocket to the server; routes offers to `transport`.
+//! - [`input`]: remote control: input events, control arbitration, consent, injection.
+//! - [`auth`]: the agent's own check of a viewer's link token.
 //! - [`config`]: validated settings for `share`.
 
+pub mod auth;
 pub mod capture;
 pub mod config;
 pub mod encode;
 pub mod frame;
+pub mod input;
 pub mod pipeline;
 pub mod signaling;
 pub mod transport;

@@ -8,6 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use deskbeam_agent::capture::{FrameSource, SyntheticScreen};
 use deskbeam_agent::encode::{Encoder, EncoderSettings, H264Encoder};
+use deskbeam_agent::input::console::HostCommand;
+use deskbeam_agent::input::sink::{SinkError, SinkFactory};
+use deskbeam_agent::input::{ConsentPolicy, ControlService, EnigoSink, Injector, InputSink};
 use deskbeam_agent::pipeline::{Pipeline, PipelineSettings};
 use deskbeam_agent::signaling::AgentEvent;
 use deskbeam_agent::transport::TransportConfig;
@@ -67,6 +70,9 @@ struct ShareArgs {
     /// What to share.
     #[arg(long, value_enum, default_value = "x11")]
     source: SourceKind,
+    /// How control requests from `control` links are answered: prompt (ask here), auto, deny.
+    #[arg(long, default_value = "prompt")]
+    consent: ConsentPolicy,
 }
 
 fn parse_bitrate(s: &str) -> Result<u32, String> {
@@ -123,6 +129,11 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
         args.bitrate,
         transport,
     )?;
+    let sink: SinkFactory = match args.source {
+        SourceKind::X11 => Box::new(|| Ok(Box::new(EnigoSink::open()?) as Box<dyn InputSink>)),
+        SourceKind::Synthetic => Box::new(|| Err(SinkError::Open("the synthetic screen takes no input".into()))),
+    };
+    let consent = args.consent;
     let source: deskbeam_agent::capture::SourceFactory = match args.source {
         SourceKind::X11 => {
             if std::env::var_os("DISPLAY").is_none() {
@@ -143,10 +154,38 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(print_events(events_rx));
-        deskbeam_agent::run(config, pipeline.feed(), events_tx, shutdown_signal()).await?;
+        let (questions_tx, questions_rx) = tokio::sync::mpsc::unbounded_channel();
+        let control = ControlService::start(consent, Injector::start(sink), questions_tx);
+        let commands = deskbeam_agent::input::console::start(questions_rx);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(host_commands(commands, control.clone(), stop_tx));
+        let shutdown = async move {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = stop_rx => tracing::info!("the host stopped sharing"),
+            }
+        };
+        deskbeam_agent::run(config, pipeline.feed(), control, events_tx, shutdown).await?;
         drop(pipeline);
         Ok(())
     })
+}
+
+async fn host_commands(
+    mut commands: tokio::sync::mpsc::UnboundedReceiver<HostCommand>,
+    control: ControlService,
+    stop: tokio::sync::oneshot::Sender<()>,
+) {
+    while let Some(command) = commands.recv().await {
+        match command {
+            HostCommand::Revoke => control.revoke(),
+            HostCommand::Status => eprintln!("deskbeam: {}", control.status().await),
+            HostCommand::Stop => {
+                let _ = stop.send(());
+                return;
+            }
+        }
+    }
 }
 
 async fn print_events(mut events: tokio::sync::mpsc::UnboundedReceiver<AgentEvent>) {

@@ -17,7 +17,9 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use crate::auth::LinkVerifier;
 use crate::config::ShareConfig;
+use crate::input::ControlService;
 use crate::pipeline::FrameFeed;
 use crate::transport::{answer_offer, TransportError};
 
@@ -74,10 +76,20 @@ fn now_unix() -> u64 {
 pub async fn run(
     config: ShareConfig,
     feed: FrameFeed,
+    control: ControlService,
     events: mpsc::UnboundedSender<AgentEvent>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AgentError> {
-    let mut state = AgentState { config, feed, events, viewers: HashMap::new(), link_created: false, next_request: 1 };
+    let mut state = AgentState {
+        config,
+        feed,
+        control,
+        events,
+        viewers: HashMap::new(),
+        link_created: false,
+        next_request: 1,
+        identity: None,
+    };
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(500);
@@ -106,6 +118,9 @@ pub async fn run(
 struct AgentState {
     config: ShareConfig,
     feed: FrameFeed,
+    control: ControlService,
+    /// Host id and the server's link-signing key, from `welcome`.
+    identity: Option<(String, LinkVerifier)>,
     events: mpsc::UnboundedSender<AgentEvent>,
     viewers: HashMap<ViewerId, Viewer>,
     link_created: bool,
@@ -115,7 +130,7 @@ struct AgentState {
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl AgentState {
-    async fn connect(&self) -> Result<(Ws, String), Ended> {
+    async fn connect(&self) -> Result<(Ws, String, String), Ended> {
         let mut request = self.config.agent_url().as_str().into_client_request().map_err(|e| Ended::Retry(e.to_string()))?;
         let auth = HeaderValue::from_str(&format!("Bearer {}", self.config.token))
             .map_err(|_| Ended::Fatal(AgentError::Unauthorized(0)))?;
@@ -138,7 +153,7 @@ impl AgentState {
             .await
             .map_err(|_| Ended::Retry("no welcome from the server".into()))?;
         match welcome {
-            Some(ServerMessage::Welcome { host_id, .. }) => Ok((ws, host_id)),
+            Some(ServerMessage::Welcome { host_id, link_public_key, .. }) => Ok((ws, host_id, link_public_key)),
             Some(ServerMessage::Error { code, message, .. }) if code == "version_mismatch" => {
                 Err(Ended::Fatal(AgentError::Version { server: "another".into(), message }))
             }
@@ -154,10 +169,14 @@ impl AgentState {
         internal_rx: &mut mpsc::UnboundedReceiver<Internal>,
         shutdown: &mut (impl Future<Output = ()> + Unpin),
     ) -> Ended {
-        let (mut ws, host_id) = tokio::select! {
+        let (mut ws, host_id, public_key) = tokio::select! {
             r = self.connect() => match r { Ok(ok) => ok, Err(e) => return e },
             _ = &mut *shutdown => return Ended::Shutdown,
         };
+        match LinkVerifier::from_public_pem(&public_key) {
+            Ok(v) => self.identity = Some((host_id.clone(), v)),
+            Err(e) => return Ended::Retry(format!("unusable server key: {e}")),
+        }
         tracing::info!(%host_id, server = %self.config.server, "connected to the server");
         let _ = self.events.send(AgentEvent::Connected { host_id });
         if !self.link_created {
@@ -210,13 +229,28 @@ impl AgentState {
                 self.link_created = true;
                 let _ = self.events.send(AgentEvent::LinkCreated { url, expires_at });
             }
-            ServerMessage::Offer { viewer_id, sdp, scope, expires_at, .. } => {
-                if expires_at <= now_unix() {
-                    tracing::warn!(%viewer_id, "refusing an offer on an expired link");
-                    return Ok(Some(AgentMessage::OfferRejected { viewer_id, code: "token_expired".into(), message: "the link has expired".into() }));
-                }
-                let _ = self.events.send(AgentEvent::ViewerJoined { viewer_id: viewer_id.clone(), scope: scope.to_string() });
-                spawn_viewer(viewer_id, sdp, expires_at, self.feed.clone(), self.config.transport.clone(), internal_tx.clone());
+            ServerMessage::Offer { viewer_id, sdp, link_id, link_token, .. } => {
+                // Our own check of the viewer's token: the server's word is not enough.
+                let claims = match &self.identity {
+                    Some((host_id, verifier)) => verifier.verify(&link_token, host_id, &link_id),
+                    None => Err(crate::auth::LinkCheckError::BadKey),
+                };
+                let claims = match claims {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(%viewer_id, error = %e, "refusing an offer whose link token does not check out");
+                        let code = if e == crate::auth::LinkCheckError::Expired { "token_expired" } else { "invalid_token" };
+                        return Ok(Some(AgentMessage::OfferRejected { viewer_id, code: code.into(), message: e.to_string() }));
+                    }
+                };
+                let _ = self.events.send(AgentEvent::ViewerJoined { viewer_id: viewer_id.clone(), scope: claims.scope.to_string() });
+                let viewer = NewViewer {
+                    viewer_id,
+                    sdp,
+                    expires_at: claims.exp,
+                    may_control: claims.scope == deskbeam_proto::Scope::Control,
+                };
+                spawn_viewer(viewer, self.feed.clone(), self.config.transport.clone(), self.control.clone(), internal_tx.clone());
             }
             ServerMessage::CloseViewer { viewer_id, reason } => {
                 if let Some(v) = self.viewers.remove(&viewer_id) {
@@ -259,12 +293,33 @@ impl AgentState {
     }
 }
 
+/// An offer the agent has accepted, with what the verified token allows.
+struct NewViewer {
+    viewer_id: ViewerId,
+    sdp: String,
+    expires_at: u64,
+    may_control: bool,
+}
+
 /// Answers one offer off the connection loop, then reports the viewer's end.
-fn spawn_viewer(viewer_id: ViewerId, sdp: String, expires_at: u64, feed: FrameFeed, transport: crate::transport::TransportConfig, tx: mpsc::UnboundedSender<Internal>) {
+fn spawn_viewer(viewer: NewViewer, feed: FrameFeed, transport: crate::transport::TransportConfig, control: ControlService, tx: mpsc::UnboundedSender<Internal>) {
+    let NewViewer { viewer_id, sdp, expires_at, may_control } = viewer;
     tokio::spawn(async move {
         match answer_offer(&sdp, feed, &transport).await {
             Ok((answer, mut conn)) => {
                 let Some(close) = conn.take_close() else { return };
+                let mut channels = std::mem::replace(&mut conn.channels, mpsc::unbounded_channel().1);
+                let id = viewer_id.clone();
+                tokio::spawn(async move {
+                    while let Some(channel) = channels.recv().await {
+                        if channel.label().await.is_ok_and(|l| l == deskbeam_proto::input::INPUT_CHANNEL) {
+                            let label = format!("viewer {}", id.chars().take(6).collect::<String>());
+                            let control = control.clone();
+                            let id = id.clone();
+                            tokio::spawn(async move { control.serve(channel, id, label, may_control).await });
+                        }
+                    }
+                });
                 let _ = tx.send(Internal::Joined { viewer_id: viewer_id.clone(), close, expires_at });
                 let _ = tx.send(Internal::Send(AgentMessage::Answer { viewer_id: viewer_id.clone(), sdp: answer }));
                 let reason = conn.ended.await.unwrap_or_else(|_| "ended".into());

@@ -5,11 +5,13 @@ use serde::{Deserialize, Serialize};
 /// Every HTTP error the server returns has this body: a stable machine-readable `code` and a
 /// message for humans. Codes never change meaning; new ones may be added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,

@@ -4,12 +4,17 @@
 //! - [`signal`]: the agent ⇄ server WebSocket protocol (JSON text frames).
 //! - [`token`]: claims carried by host and link tokens (JWT, EdDSA).
 //! - [`api`]: the JSON bodies of the server's HTTP API, including the error body.
+//! - [`input`]: remote-control events on the viewer's `input` data channel.
+//! - `bindings` (tests): generates the browser's TypeScript declarations, `web/protocol.d.ts`.
 //!
 //! **Architecture invariant:** serde lives here and nowhere else decides what the wire looks like.
 //! Every message is tagged with [`PROTOCOL_VERSION`] at the start of a connection; a peer that
 //! speaks another major version is refused with a clear error instead of being misread.
 
 pub mod api;
+#[cfg(test)]
+mod bindings;
+pub mod input;
 pub mod signal;
 pub mod token;
 

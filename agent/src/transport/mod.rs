@@ -20,6 +20,7 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use tokio::sync::{mpsc, oneshot};
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::{
@@ -87,6 +88,7 @@ enum PcEvent {
 struct Events {
     tx: mpsc::UnboundedSender<PcEvent>,
     gathered: mpsc::UnboundedSender<()>,
+    channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
 }
 
 #[async_trait::async_trait]
@@ -108,6 +110,10 @@ impl PeerConnectionEventHandler for Events {
         };
         let _ = self.tx.send(event);
     }
+
+    async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
+        let _ = self.channels.send(channel);
+    }
 }
 
 /// A live viewer connection. Dropping it does not stop it: call [`ViewerConnection::close`].
@@ -115,6 +121,8 @@ pub struct ViewerConnection {
     close: Option<oneshot::Sender<String>>,
     /// Resolves with the reason once the viewer has gone (for any reason).
     pub ended: oneshot::Receiver<String>,
+    /// Data channels the viewer opens (remote input arrives on `input`).
+    pub channels: mpsc::UnboundedReceiver<Arc<dyn DataChannel>>,
 }
 
 impl ViewerConnection {
@@ -141,7 +149,8 @@ pub async fn answer_offer(
     let offer = RTCSessionDescription::offer(offer_sdp.to_string()).map_err(|e| TransportError::BadOffer(e.to_string()))?;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (gathered_tx, mut gathered_rx) = mpsc::unbounded_channel();
-    let pc = build_peer(config, Events { tx: events_tx, gathered: gathered_tx }).await?;
+    let (channels_tx, channels_rx) = mpsc::unbounded_channel();
+    let pc = build_peer(config, Events { tx: events_tx, gathered: gathered_tx, channels: channels_tx }).await?;
 
     let ssrc: u32 = rand_u32();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
@@ -183,7 +192,7 @@ pub async fn answer_offer(
         let reason = session.run(events_rx, close_rx).await;
         let _ = ended_tx.send(reason);
     });
-    Ok((answer_sdp, ViewerConnection { close: Some(close_tx), ended: ended_rx }))
+    Ok((answer_sdp, ViewerConnection { close: Some(close_tx), ended: ended_rx, channels: channels_rx }))
 }
 
 fn setup(e: impl std::fmt::Display) -> TransportError {

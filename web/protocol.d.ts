@@ -1,0 +1,24 @@
+// Generated from proto/src/*.rs by `UPDATE_BINDINGS=1 cargo test -p deskbeam-proto`. Do not edit.
+
+export declare const INPUT_VERSION: 1;
+export declare const INPUT_CHANNEL: "input";
+export declare const MAX_INPUT_BYTES: 16384;
+export declare const MAX_PASTE_CHARS: 4096;
+
+export type MouseButton = "left" | "middle" | "right" | "back" | "forward";
+export type WheelMode = "pixel" | "line";
+export type ViewerInput = { "t": "move", x: number, y: number, } | { "t": "button", b: MouseButton, down: boolean, } | { "t": "wheel", dx: number, dy: number, mode: WheelMode, } | { "t": "key", code: string, down: boolean, text?: string, } | { "t": "paste", text: string, } | { "t": "ping" } | { "t": "request_control" } | { "t": "release_control" };
+export type ControlState = "free" | "pending" | "granted" | "taken";
+export type AgentInput = { "t": "control", state: ControlState, can_request: boolean, 
+/**
+ * Label of the viewer holding control, if any.
+ */
+holder?: string, 
+/**
+ * Why it changed (denied, revoked by the host, …), for the viewer to show.
+ */
+reason?: string, } | { "t": "rejected", code: string, message: string, } | { "t": "pong" };
+export type ErrorDetail = { code: string, message: string, };
+export type ErrorBody = { error: ErrorDetail, };
+/** Every message on the input channel carries the protocol version. */
+export type Framed<T> = { v: 1 } & T;
