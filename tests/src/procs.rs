@@ -20,15 +20,28 @@ pub fn bin(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// A child killed on drop.
+/// A child killed on drop. Its stderr is echoed and kept (see [`Proc::stderr_contains`]).
 pub struct Proc {
     child: Child,
     pub stdout_lines: mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Proc {
     pub fn spawn(mut cmd: Command) -> anyhow::Result<Self> {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(err) = child.stderr.take() {
+            let keep = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    if let Ok(mut k) = keep.lock() {
+                        k.push(line);
+                    }
+                }
+            });
+        }
         let stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -38,7 +51,30 @@ impl Proc {
                 }
             }
         });
-        Ok(Self { child, stdout_lines: rx })
+        Ok(Self { child, stdout_lines: rx, stderr })
+    }
+
+    /// Has the process logged a line containing `needle` (waiting up to `timeout`)?
+    pub fn stderr_contains(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.stderr.lock().is_ok_and(|l| l.iter().any(|line| line.contains(needle))) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Writes a line to the process's stdin (it must have been spawned with a piped stdin).
+    pub fn write_stdin(&mut self, line: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().ok_or_else(|| anyhow::anyhow!("stdin is not piped"))?;
+        writeln!(stdin, "{line}")?;
+        stdin.flush()?;
+        Ok(())
     }
 
     /// Waits for a stdout line starting with `prefix`; returns the rest of it.
@@ -107,7 +143,13 @@ impl TestServer {
 
     /// Starts an agent sharing `display`, returns it with its viewer link.
     pub fn share(&self, display: &str, extra: &[&str]) -> anyhow::Result<(Proc, String)> {
+        self.share_with_stdin(display, extra, false)
+    }
+
+    /// Like [`TestServer::share`]; with `piped_stdin` the test can answer the agent's prompts.
+    pub fn share_with_stdin(&self, display: &str, extra: &[&str], piped_stdin: bool) -> anyhow::Result<(Proc, String)> {
         let mut cmd = Command::new(bin("deskbeam-agent")?);
+        cmd.stdin(if piped_stdin { Stdio::piped() } else { Stdio::null() });
         cmd.env("DISPLAY", display)
             .env("DESKBEAM_TOKEN", self.host_token()?)
             .args(["share", "--server", &self.url(), "--ice-addr", "127.0.0.1:0"])

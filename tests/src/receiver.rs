@@ -10,7 +10,9 @@ use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use deskbeam_proto::input::{decode_agent_input, encode, AgentInput, ViewerInput, INPUT_CHANNEL};
 use tokio::sync::mpsc;
+use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     register_default_interceptors, MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
@@ -107,11 +109,49 @@ pub struct Receiver {
     pub offer: String,
     pub frames: mpsc::UnboundedReceiver<DecodedFrame>,
     pub events: mpsc::UnboundedReceiver<ReceiverEvent>,
+    /// The `input` data channel, when the receiver opened one.
+    pub input: Option<Arc<dyn DataChannel>>,
+    /// Messages the agent sent on the `input` channel.
+    pub agent_input: mpsc::UnboundedReceiver<AgentInput>,
 }
 
 impl Receiver {
     /// Builds a recv-only H.264 peer on loopback and creates its (complete, non-trickle) offer.
     pub async fn offer() -> anyhow::Result<Self> {
+        Self::build(false).await
+    }
+
+    /// Like [`Receiver::offer`], with an `input` data channel for remote control.
+    pub async fn offer_with_input() -> anyhow::Result<Self> {
+        Self::build(true).await
+    }
+
+    /// Sends one input event (framed with the protocol version).
+    pub async fn send_input(&self, event: &ViewerInput) -> anyhow::Result<()> {
+        self.send_raw(&encode(event)).await
+    }
+
+    /// Sends raw text on the input channel (for hostile-input tests).
+    pub async fn send_raw(&self, text: &str) -> anyhow::Result<()> {
+        let dc = self.input.as_ref().ok_or_else(|| anyhow::anyhow!("no input channel"))?;
+        dc.send_text(text).await?;
+        Ok(())
+    }
+
+    /// Waits for an agent message matching `pred`.
+    pub async fn wait_agent_input(&mut self, timeout: Duration, pred: impl Fn(&AgentInput) -> bool) -> anyhow::Result<AgentInput> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.agent_input.recv()).await {
+                Ok(Some(m)) if pred(&m) => return Ok(m),
+                Ok(Some(_)) => {}
+                Ok(None) => anyhow::bail!("input channel closed"),
+                Err(_) => anyhow::bail!("no matching agent message within {timeout:?}"),
+            }
+        }
+    }
+
+    async fn build(with_input: bool) -> anyhow::Result<Self> {
         let mut media = MediaEngine::default();
         media.register_default_codecs()?;
         let registry = register_default_interceptors(Registry::new(), &mut media)?;
@@ -138,11 +178,34 @@ impl Receiver {
             Some(RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() }),
         )
         .await?;
+        let (agent_tx, agent_input) = mpsc::unbounded_channel();
+        let input = if with_input {
+            let dc = pc.create_data_channel(INPUT_CHANNEL, None).await?;
+            let reader = Arc::clone(&dc);
+            tokio::spawn(async move {
+                while let Some(event) = reader.poll().await {
+                    match event {
+                        DataChannelEvent::OnMessage(msg) => {
+                            if let Ok(m) = decode_agent_input(&msg.data) {
+                                if agent_tx.send(m).is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        DataChannelEvent::OnClose => break,
+                        _ => {}
+                    }
+                }
+            });
+            Some(dc)
+        } else {
+            None
+        };
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer).await?;
         let _ = tokio::time::timeout(Duration::from_secs(5), gathered_rx.recv()).await;
         let offer = pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local description"))?.sdp;
-        Ok(Self { pc, offer, frames: frames_rx, events: events_rx })
+        Ok(Self { pc, offer, frames: frames_rx, events: events_rx, input, agent_input })
     }
 
     pub async fn accept(&self, answer: String) -> anyhow::Result<()> {
