@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bins
-cargo run --release -q -p deskbeam-tests --bin deskbeam-bench
+RUST_LOG="${RUST_LOG:-warn}" cargo run --release -q -p deskbeam-tests --bin deskbeam-bench

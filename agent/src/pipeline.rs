@@ -187,25 +187,26 @@ impl Worker {
 
     fn tick(&self, source: &mut dyn FrameSource, encoder: &mut dyn Encoder, last: &mut Option<Frame>) -> Result<(), String> {
         let started = Instant::now();
-        let frame = source.capture().map_err(|e| e.to_string())?;
-        let changed = last.as_ref().is_none_or(|l| !l.same_pixels(&frame));
+        let fresh = source.capture_if_changed(last.as_ref()).map_err(|e| e.to_string())?;
         self.stats.captured.fetch_add(1, Ordering::Relaxed);
         self.stats.capture_us.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let changed = fresh.is_some();
+        if let Some(frame) = fresh {
+            *last = Some(frame);
+        }
         let keyframe_wanted = self.keyframe.swap(false, Ordering::AcqRel);
-        let step = decide(self.frames.receiver_count(), changed, keyframe_wanted);
-        let Step::Encode { keyframe } = step else {
+        let (Step::Encode { keyframe }, Some(frame)) = (decide(self.frames.receiver_count(), changed, keyframe_wanted), last.as_ref()) else {
             self.stats.unchanged.fetch_add(1, Ordering::Relaxed);
-            if changed {
-                *last = Some(frame);
-            }
             return Ok(());
         };
+        // Re-encoding an unchanged screen (a keyframe for a new viewer) is a new picture in time:
+        // it must not reuse the RTP timestamp of the frame it repeats.
+        let frame = if changed { frame.clone() } else { Frame { captured_at: started, ..frame.clone() } };
         let encoded = encoder.encode(&frame, keyframe).map_err(|e| {
             // Try again with a keyframe next time: the decoder state is unknown now.
             self.keyframe.store(true, Ordering::Release);
             e.to_string()
         })?;
-        *last = Some(frame);
         if let Some(encoded) = encoded {
             self.stats.encoded.fetch_add(1, Ordering::Relaxed);
             self.stats.keyframes.fetch_add(encoded.keyframe as u64, Ordering::Relaxed);

@@ -5,8 +5,9 @@
  * downloads a browser) and reports what the page shows, as JSON lines on stdout. Used by the
  * Rust end-to-end tests.
  *
- *   node tests/browser/view.mjs --url URL [--mode pixels|expired] [--timeout-ms 30000]
- *        [--samples "x1,y1;x2,y2" ...] [--watch-ms N [--poll-ms M]] [--chromium PATH]
+ *   node tests/browser/view.mjs --url URL [--mode pixels|expired|control|control-denied|view-input]
+ *        [--timeout-ms 30000] [--samples "x1,y1;x2,y2" ...] [--watch-ms N [--poll-ms M]]
+ *        [--click fx,fy ...] [--type TEXT] [--enter] [--hold-ms 500] [--chromium PATH]
  *
  * pixels  (default) waits for body[data-state=connected] and a rendered frame, draws the video at
  *         its native size into a canvas and averages a 16x16 block at each sample point (x, y are
@@ -14,6 +15,18 @@
  *         {"ok":true,"width":W,"height":H,"samples":[{"x","y","px","py","r","g","b"}],"state","stats"}
  *         With --watch-ms N it prints such a line (plus "t_ms") every --poll-ms (default 500) for N ms.
  * expired waits for state "expired"; prints {"ok":true,"state":"expired","message":"<#message text>"}.
+ * control waits for a frame, clicks "Request control" and waits for body[data-control=granted];
+ *         then, with the real mouse, clicks each --click point (fractions of the picture, not of
+ *         the letterboxed element), types --type TEXT (page.keyboard.type, 20 ms apart) and presses
+ *         Enter if --enter. Prints {"ok":true,"state":"connected","control":"granted",
+ *         "clicked":[{"fx","fy","clientX","clientY"}],"typed":TEXT|null,"enter":bool}, then waits
+ *         --hold-ms (default 500) so the input is delivered before the page closes.
+ * control-denied clicks "Request control" and waits for the agent's answer other than
+ *         pending/granted; prints {"ok":true,"control":"free"|"taken","reason":"…"|null,"toast":"…"|null}.
+ * view-input does not ask for control: it sends what --click/--type/--enter would (default: a
+ *         click in the centre) as raw messages through window.deskbeam.debugSend, waits --hold-ms
+ *         and prints {"ok":true,"sent":N,"control":state,"rejected":count,"lastRejected":code|null}
+ *         (rejected: `rejected` answers the agent sent this page).
  *
  * On failure (timeout, or the viewer settled in another final state) it prints
  * {"ok":false,"reason","state","lastError","message","console":[last 20 console lines]} and exits 1;
@@ -36,10 +49,14 @@ const FINAL_STATES = ['expired', 'revoked', 'error', 'ended'];
 const BLOCK = 16;
 
 /** @typedef {{x: number, y: number}} Point */
+/** @typedef {'pixels'|'expired'|'control'|'control-denied'|'view-input'} Mode */
 /**
- * @typedef {{url: string, mode: 'pixels'|'expired', timeoutMs: number, samples: Point[],
- *   watchMs: number, pollMs: number, chromium: string}} Config
+ * @typedef {{url: string, mode: Mode, timeoutMs: number, samples: Point[], watchMs: number,
+ *   pollMs: number, clicks: Point[], type: string|null, enter: boolean, holdMs: number,
+ *   chromium: string}} Config
  */
+/** @type {ReadonlyArray<string>} */
+const MODES = ['pixels', 'expired', 'control', 'control-denied', 'view-input'];
 
 class UsageError extends Error {}
 /** The viewer did not get where it should; `reason` says why. */
@@ -50,7 +67,7 @@ function parseArgs(argv) {
   /** @type {Config} */
   const config = {
     url: '', mode: 'pixels', timeoutMs: 30_000, samples: [], watchMs: 0, pollMs: 500,
-    chromium: '/usr/bin/chromium',
+    clicks: [], type: null, enter: false, holdMs: 500, chromium: '/usr/bin/chromium',
   };
   const int = (/** @type {string} */ flag, /** @type {string|undefined} */ v) => {
     const n = Number(v);
@@ -68,14 +85,23 @@ function parseArgs(argv) {
       case '--url': config.url = value(); break;
       case '--mode': {
         const mode = value();
-        if (mode !== 'pixels' && mode !== 'expired') throw new UsageError(`unknown --mode ${mode}`);
-        config.mode = mode;
+        if (!MODES.includes(mode)) throw new UsageError(`unknown --mode ${mode} (${MODES.join(', ')})`);
+        config.mode = /** @type {Mode} */ (mode);
         break;
       }
       case '--timeout-ms': config.timeoutMs = int(flag, value()); break;
       case '--watch-ms': config.watchMs = int(flag, value()); break;
       case '--poll-ms': config.pollMs = int(flag, value()); break;
       case '--chromium': config.chromium = value(); break;
+      case '--click': config.clicks.push(...parsePoints(value())); break;
+      case '--type': config.type = value(); break;
+      case '--enter': config.enter = true; break;
+      case '--hold-ms': {
+        const v = value();
+        config.holdMs = Number(v);
+        if (!Number.isInteger(config.holdMs) || config.holdMs < 0) throw new UsageError(`--hold-ms needs a whole number, got ${v}`);
+        break;
+      }
       case '--samples':
         // "x1,y1;x2,y2" in one argument, or several arguments up to the next flag.
         do config.samples.push(...parsePoints(value())); while (argv[i + 1] && !argv[i + 1].startsWith('--'));
@@ -94,7 +120,7 @@ function parsePoints(text) {
   return text.split(';').filter((p) => p.trim() !== '').map((pair) => {
     const [x, y, extra] = pair.split(',').map((v) => Number(v.trim()));
     const ok = extra === undefined && [x, y].every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
-    if (!ok) throw new UsageError(`bad sample point "${pair}" (want x,y with 0 <= x, y <= 1)`);
+    if (!ok) throw new UsageError(`bad point "${pair}" (want x,y with 0 <= x, y <= 1)`);
     return { x, y };
   });
 }
@@ -221,6 +247,146 @@ async function runExpired(page, deadline) {
   emit({ ok: true, state, message });
 }
 
+// ---- Remote control ----------------------------------------------------------------------
+
+/** @typedef {{state: string, canRequest: boolean, holder: string|null, reason: string|null, seq: number}} Control */
+
+/** `window.deskbeam.control` ("none" until the input channel is open). @param {import('playwright-core').Page} page */
+async function controlStatus(page) {
+  return page.evaluate(() => {
+    const d = /** @type {any} */ (window).deskbeam;
+    return {
+      control: /** @type {Control} */ (d?.control ?? { state: 'none', canRequest: false, holder: null, reason: null, seq: 0 }),
+      rejected: /** @type {{count: number, last: {code: string}|null}} */ (d?.rejected ?? { count: 0, last: null }),
+      toast: document.getElementById('toast')?.hidden === false ? document.getElementById('toast')?.textContent ?? null : null,
+    };
+  });
+}
+
+/**
+ * Polls `window.deskbeam.control` until `done` says so.
+ * @param {import('playwright-core').Page} page @param {(c: Control) => boolean} done
+ * @param {number} deadline @param {string} what
+ */
+async function waitForControl(page, done, deadline, what) {
+  for (;;) {
+    const status = await controlStatus(page).catch(() => null);
+    if (status && done(status.control)) return status;
+    const { state } = (await pageStatus(page).catch(() => null)) ?? {};
+    if (state && FINAL_STATES.includes(state)) throw new Failure(`viewer settled in state "${state}" while waiting for ${what}`);
+    if (Date.now() >= deadline) {
+      throw new Failure(`timed out waiting for ${what} (control ${JSON.stringify(status?.control ?? null)})`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Connected, a frame shown and the agent's first `control` message in. @param {import('playwright-core').Page} page @param {number} deadline */
+async function waitForInputChannel(page, deadline) {
+  await waitForState(page, 'connected', deadline);
+  await waitForFrames(page, deadline);
+  return waitForControl(page, (c) => c.state !== 'none', deadline, 'the input channel to open');
+}
+
+/** Clicks "Request control" with the real mouse. @param {import('playwright-core').Page} page @param {number} deadline */
+async function clickRequest(page, deadline) {
+  const button = page.locator('[data-testid="request-control"]');
+  if (!(await button.isVisible())) {
+    const { control } = await controlStatus(page);
+    throw new Failure(`no Request control button (control ${JSON.stringify(control)}; a view-only link?)`);
+  }
+  await button.click({ timeout: Math.max(1, deadline - Date.now()) });
+}
+
+/**
+ * The picture's rectangle in client pixels: the video element letterboxes it (object-fit: contain).
+ * Computed here, independently of the viewer's own code.
+ * @param {import('playwright-core').Page} page
+ */
+async function pictureRect(page) {
+  return page.evaluate(() => {
+    const video = /** @type {HTMLVideoElement} */ (document.querySelector('video'));
+    const box = video.getBoundingClientRect();
+    const scale = Math.min(box.width / video.videoWidth, box.height / video.videoHeight);
+    const width = video.videoWidth * scale;
+    const height = video.videoHeight * scale;
+    return { left: box.left + (box.width - width) / 2, top: box.top + (box.height - height) / 2, width, height };
+  });
+}
+
+/** @param {import('playwright-core').Page} page @param {Config} config @param {number} deadline */
+async function runControl(page, config, deadline) {
+  const { control: before } = await waitForInputChannel(page, deadline);
+  if (before.state !== 'granted') {
+    await clickRequest(page, deadline);
+    const answered = (/** @type {Control} */ c) => c.state === 'granted' || (c.seq > before.seq && c.state !== 'pending' && c.reason !== null);
+    const { control } = await waitForControl(page, answered, deadline, 'control to be granted');
+    if (control.state !== 'granted') throw new Failure(`control was not granted: ${control.reason ?? control.state}`);
+  }
+  const round = (/** @type {number} */ v) => Math.round(v * 100) / 100;
+  const clicked = [];
+  for (const { x: fx, y: fy } of config.clicks) {
+    const rect = await pictureRect(page);
+    const clientX = round(rect.left + fx * rect.width);
+    const clientY = round(rect.top + fy * rect.height);
+    await page.mouse.move(clientX, clientY, { steps: 4 });
+    await page.mouse.click(clientX, clientY);
+    clicked.push({ fx, fy, clientX, clientY });
+    await sleep(100); // two clicks are two clicks, not a double-click
+  }
+  if (config.type !== null) {
+    // Keys go to the page itself, not to a focused toolbar button.
+    await page.evaluate(() => { if (document.activeElement instanceof HTMLElement) document.activeElement.blur(); });
+    await page.keyboard.type(config.type, { delay: 20 });
+  }
+  if (config.enter) await page.keyboard.press('Enter');
+  const { control } = await controlStatus(page);
+  if (control.state !== 'granted') throw new Failure(`lost control while sending input: ${control.reason ?? control.state}`);
+  emit({ ok: true, state: 'connected', control: 'granted', clicked, typed: config.type, enter: config.enter });
+  await sleep(config.holdMs);
+}
+
+/** @param {import('playwright-core').Page} page @param {number} deadline */
+async function runControlDenied(page, deadline) {
+  const { control: before } = await waitForInputChannel(page, deadline);
+  await clickRequest(page, deadline);
+  const answered = (/** @type {Control} */ c) => c.seq > before.seq && c.state !== 'pending';
+  const { control, toast } = await waitForControl(page, answered, deadline, 'the answer to the control request');
+  if (control.state === 'granted') throw new Failure('control was granted');
+  emit({ ok: true, control: control.state, reason: control.reason, toast });
+}
+
+/** `KeyboardEvent.code` of the US key for a character ("" if none: the agent types the text). @param {string} ch */
+function usCode(ch) {
+  if (/^[a-z]$/i.test(ch)) return `Key${ch.toUpperCase()}`;
+  if (/^[0-9]$/.test(ch)) return `Digit${ch}`;
+  return ({ ' ': 'Space', '\n': 'Enter', '\t': 'Tab' })[ch] ?? '';
+}
+
+/** @param {import('playwright-core').Page} page @param {Config} config @param {number} deadline */
+async function runViewInput(page, config, deadline) {
+  await waitForInputChannel(page, deadline);
+  /** @type {object[]} */
+  const messages = [];
+  for (const { x, y } of config.clicks.length ? config.clicks : [{ x: 0.5, y: 0.5 }]) {
+    messages.push({ t: 'move', x, y }, { t: 'button', b: 'left', down: true }, { t: 'button', b: 'left', down: false });
+  }
+  for (const ch of config.type ?? '') {
+    const code = usCode(ch);
+    messages.push({ t: 'key', code, down: true, text: ch }, { t: 'key', code, down: false, text: ch });
+  }
+  if (config.enter) messages.push({ t: 'key', code: 'Enter', down: true }, { t: 'key', code: 'Enter', down: false });
+  const sent = await page.evaluate((list) => {
+    const send = /** @type {any} */ (window).deskbeam?.debugSend;
+    if (typeof send !== 'function') return -1;
+    return list.filter((m) => send(m)).length;
+  }, messages);
+  if (sent < 0) throw new Failure('the viewer has no window.deskbeam.debugSend');
+  await sleep(config.holdMs);
+  const { control, rejected } = await controlStatus(page);
+  emit({ ok: true, sent, control: control.state, rejected: rejected.count, lastRejected: rejected.last?.code ?? null });
+}
+
 /** @param {Config} config @returns {Promise<number>} exit code */
 async function run(config) {
   const deadline = Date.now() + config.timeoutMs;
@@ -258,6 +424,9 @@ async function run(config) {
     });
     await page.goto(config.url, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadline - Date.now()) });
     if (config.mode === 'expired') await runExpired(page, deadline);
+    else if (config.mode === 'control') await runControl(page, config, deadline);
+    else if (config.mode === 'control-denied') await runControlDenied(page, deadline);
+    else if (config.mode === 'view-input') await runViewInput(page, config, deadline);
     else await runPixels(page, config, deadline);
     return 0;
   } catch (err) {

@@ -59,6 +59,7 @@ pub enum ReceiverEvent {
 }
 
 struct Handler {
+    bytes: Arc<std::sync::atomic::AtomicU64>,
     gathered: mpsc::UnboundedSender<()>,
     events: mpsc::UnboundedSender<ReceiverEvent>,
     access_units: std::sync::mpsc::Sender<Bytes>,
@@ -85,11 +86,13 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let tx = self.access_units.clone();
+        let bytes = self.bytes.clone();
         tokio::spawn(async move {
             let mut depacketizer = H264Packet::default();
             let mut au = BytesMut::new();
             while let Some(event) = track.poll().await {
                 let TrackRemoteEvent::OnRtpPacket(packet) = event else { continue };
+                bytes.fetch_add(packet.payload.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 if let Ok(nal) = depacketizer.depacketize(&packet.payload) {
                     au.extend_from_slice(&nal);
                 }
@@ -113,6 +116,8 @@ pub struct Receiver {
     pub input: Option<Arc<dyn DataChannel>>,
     /// Messages the agent sent on the `input` channel.
     pub agent_input: mpsc::UnboundedReceiver<AgentInput>,
+    /// RTP payload bytes received so far (video bitrate).
+    pub bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Receiver {
@@ -163,12 +168,13 @@ impl Receiver {
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .build();
+        let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let pc = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(media)
             .with_setting_engine(settings)
             .with_interceptor_registry(registry)
-            .with_handler(Arc::new(Handler { gathered: gathered_tx, events: events_tx, access_units: au_tx }))
+            .with_handler(Arc::new(Handler { bytes: bytes.clone(), gathered: gathered_tx, events: events_tx, access_units: au_tx }))
             .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
             .build()
             .await?;
@@ -205,7 +211,7 @@ impl Receiver {
         pc.set_local_description(offer).await?;
         let _ = tokio::time::timeout(Duration::from_secs(5), gathered_rx.recv()).await;
         let offer = pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local description"))?.sdp;
-        Ok(Self { pc, offer, frames: frames_rx, events: events_rx, input, agent_input })
+        Ok(Self { pc, offer, frames: frames_rx, events: events_rx, input, agent_input, bytes })
     }
 
     pub async fn accept(&self, answer: String) -> anyhow::Result<()> {

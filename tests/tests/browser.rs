@@ -117,3 +117,46 @@ fn chromium_shows_the_expiry_message_for_an_expired_link() {
     let message = v["message"].as_str().unwrap_or_default().to_lowercase();
     assert!(message.contains("expired"), "message: {message}");
 }
+
+#[test]
+fn chromium_with_a_control_link_clicks_and_types_into_the_desktop() {
+    init_tracing();
+    if !browser_ready("browser control") || !require_tools("browser control", &["xterm", "xdotool"]) {
+        return;
+    }
+    let x = Xvfb::start(210, 1024, 768).expect("Xvfb");
+    let dir = deskbeam_tests::procs::tempdir::TempDir::new().expect("temp dir");
+    let mut term = Command::new("xterm")
+        .env("DISPLAY", &x.display)
+        .current_dir(dir.path())
+        .args(["-geometry", "100x30+0+0", "-e", "bash", "--norc", "--noprofile"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xterm");
+    std::thread::sleep(Duration::from_millis(1500));
+    let server = TestServer::start().expect("server");
+    let (_agent, link) = server.share(&x.display, &["--scope", "control", "--consent", "auto"]).expect("link");
+
+    let out = Command::new("node")
+        .arg(driver())
+        .args(["--url", &link, "--mode", "control", "--click", "0.25,0.125", "--type", "echo from_chromium > browser.txt", "--enter", "--timeout-ms", "45000", "--hold-ms", "1500"])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let _ = term.kill();
+    assert!(out.status.success(), "driver failed: {text}");
+    let v: Value = text.lines().last().and_then(|l| serde_json::from_str(l).ok()).unwrap_or(Value::Null);
+    assert_eq!(v["control"], "granted", "{v}");
+
+    let content = std::fs::read_to_string(dir.path().join("browser.txt")).unwrap_or_default();
+    assert_eq!(content.trim(), "from_chromium", "typed through the browser");
+    let loc = Command::new("xdotool").env("DISPLAY", &x.display).arg("getmouselocation").output().expect("xdotool");
+    let loc = String::from_utf8_lossy(&loc.stdout).to_string();
+    let field = |k: &str| loc.split_whitespace().find_map(|f| f.strip_prefix(k)).and_then(|v| v.parse::<i32>().ok()).unwrap_or(-1);
+    let (px, py) = (field("x:"), field("y:"));
+    // The click landed where the browser clicked (a pixel or two of rounding in the page).
+    assert!((px - 256).abs() <= 3 && (py - 96).abs() <= 3, "pointer at ({px},{py}), want about (256,96)");
+    let _ = term.wait();
+}

@@ -29,6 +29,16 @@ pub enum CaptureError {
 pub trait FrameSource {
     /// Reads the screen as it is now. May block for up to a frame interval.
     fn capture(&mut self) -> Result<Frame, CaptureError>;
+
+    /// Reads the screen, or `None` if it shows exactly the pixels of `last`. Sources that can
+    /// compare in place (X11) skip copying an unchanged screen.
+    fn capture_if_changed(&mut self, last: Option<&Frame>) -> Result<Option<Frame>, CaptureError> {
+        let frame = self.capture()?;
+        Ok(match last {
+            Some(l) if l.same_pixels(&frame) => None,
+            _ => Some(frame),
+        })
+    }
 }
 
 /// Builds a source on the capture thread.

@@ -32,4 +32,17 @@ impl FrameSource for X11Source {
         let data = frame.to_vec();
         Ok(Frame::new(width, height, width * 4, data, captured_at)?)
     }
+
+    fn capture_if_changed(&mut self, last: Option<&Frame>) -> Result<Option<Frame>, CaptureError> {
+        let (width, height) = (self.width, self.height);
+        let frame = self.capturer.frame().map_err(CaptureError::Read)?;
+        let captured_at = Instant::now();
+        if let Some(l) = last {
+            // Compare the shared-memory image in place: an idle screen costs no copy.
+            if l.width == width && l.height == height && l.stride == width * 4 && l.data.as_slice() == &frame[..] {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Frame::new(width, height, width * 4, frame.to_vec(), captured_at)?))
+    }
 }

@@ -130,9 +130,11 @@ impl Translator {
     fn key(&mut self, code: &str, down: bool, text: Option<&str>) -> Result<Vec<Action>, Rejection> {
         let produced = text.and_then(single_char).filter(|c| !c.is_control());
         let shortcut = self.held.iter().any(|h| matches!(h, Held::Key(0xffe3 | 0xffe4 | 0xffe9 | 0xffeb | 0xffec)));
+        let shifted = self.held.iter().any(|h| matches!(h, Held::Key(0xffe1 | 0xffe2)));
         match keymap::keysym(code) {
-            // The viewer's layout produced something a US layout would not: type the text.
-            Some(sym) if down && !shortcut && produced.is_some_and(|c| !matches_us(sym, c)) => {
+            // The key would not produce this text here (another layout, or a shifted symbol sent
+            // without Shift): type the text itself.
+            Some(sym) if down && !shortcut && produced.is_some_and(|c| !matches_us(sym, c, shifted)) => {
                 Ok(vec![Action::Text(produced.map(String::from).unwrap_or_default())])
             }
             Some(sym) => Ok(self.press(Held::Key(sym), down, Action::Key { keysym: sym, down })),
@@ -168,11 +170,18 @@ fn single_char(s: &str) -> Option<char> {
     it.next().is_none().then_some(c)
 }
 
-/// Does the US keysym produce `c` (unshifted or shifted)?
-fn matches_us(keysym: u32, c: char) -> bool {
+/// Does the US keysym produce `c` with Shift as held? Letters match either case (Caps Lock
+/// decides on the host).
+fn matches_us(keysym: u32, c: char, shifted: bool) -> bool {
     let Some(us) = keymap::us_char(keysym) else { return true };
-    if us.eq_ignore_ascii_case(&c) {
-        return true;
+    if us.is_ascii_alphabetic() {
+        return us.eq_ignore_ascii_case(&c);
+    }
+    if us == c {
+        return !shifted;
+    }
+    if !shifted {
+        return false;
     }
     const SHIFTED: &[(char, char)] = &[
         ('1', '!'), ('2', '@'), ('3', '#'), ('4', '$'), ('5', '%'), ('6', '^'), ('7', '&'), ('8', '*'), ('9', '('), ('0', ')'),
@@ -206,8 +215,12 @@ mod tests {
         // German layout: the key at US "Semicolon" types "ö".
         assert_eq!(t.translate(&key("Semicolon", true, Some("ö")), 1, 1), Ok(vec![Action::Text("ö".into())]));
         assert_eq!(t.translate(&key("Semicolon", false, Some("ö")), 1, 1), Ok(vec![]));
-        // Shifted digits are still the physical key.
+        // Shifted digits are still the physical key when Shift is held…
+        let _ = t.translate(&key("ShiftLeft", true, None), 1, 1);
         assert_eq!(t.translate(&key("Digit1", true, Some("!")), 1, 1), Ok(vec![Action::Key { keysym: 0x31, down: true }]));
+        let _ = t.translate(&key("ShiftLeft", false, None), 1, 1);
+        // …and the text when it is not (synthetic keyboards send "!" without Shift).
+        assert_eq!(t.translate(&key("Digit2", true, Some("@")), 1, 1), Ok(vec![Action::Text("@".into())]));
         // With Ctrl held, shortcuts go by physical key whatever the text.
         let _ = t.translate(&key("ControlLeft", true, None), 1, 1);
         assert_eq!(t.translate(&key("KeyQ", true, Some("a")), 1, 1), Ok(vec![Action::Key { keysym: 0x71, down: true }]));

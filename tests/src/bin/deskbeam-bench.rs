@@ -4,6 +4,7 @@
 //! 2. Sustained pipeline rate with full-screen motion.
 //! 3. The real agent binary on Xvfb with one WHEP viewer: CPU and bitrate on a static and on a
 //!    changing screen, and glass-to-glass latency (paint the root window → decoded colour).
+//! 4. Input latency: a pointer move on the data channel until the X server has it.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use deskbeam_agent::capture::{FrameSource, SyntheticScreen, X11Source};
 use deskbeam_agent::encode::{bgrx_to_i420, Encoder, EncoderSettings, H264Encoder};
 use deskbeam_agent::pipeline::{Pipeline, PipelineSettings};
+use deskbeam_proto::input::{AgentInput, ControlState, ViewerInput};
 use deskbeam_tests::procs::TestServer;
 use deskbeam_tests::receiver::Receiver;
 use deskbeam_tests::whep::{post_offer, token_from_link};
@@ -108,7 +110,7 @@ fn sustained_rate() -> anyhow::Result<()> {
         }
         n as f64 / start.elapsed().as_secs_f64()
     });
-    println!("{:<38} {encoded:.1} fps (target 60, full-screen motion, synthetic source)", "sustained pipeline rate");
+    println!("{:<38} {encoded:.1} fps (target 60, moving box, synthetic source)", "sustained pipeline rate");
     let captured = pipeline.stats.captured.load(Ordering::Relaxed).max(1);
     let cap_us = pipeline.stats.capture_us.load(Ordering::Relaxed) as f64 / captured as f64;
     println!("{:<38} {:.2} ms per frame", "  of which synthetic capture", cap_us / 1e3);
@@ -148,19 +150,21 @@ async fn agent_figures(x: &Xvfb) -> anyhow::Result<()> {
 
     let measure = |label: &'static str, secs: u64| {
         let pid = agent.pid();
+        let bytes = viewer.bytes.clone();
         async move {
-            let c0 = cpu_seconds(pid);
+            let (c0, b0) = (cpu_seconds(pid), bytes.load(Ordering::Relaxed));
             tokio::time::sleep(Duration::from_secs(secs)).await;
-            (label, (cpu_seconds(pid) - c0) / secs as f64 * 100.0)
+            let kbps = (bytes.load(Ordering::Relaxed) - b0) as f64 * 8.0 / 1000.0 / secs as f64;
+            (label, (cpu_seconds(pid) - c0) / secs as f64 * 100.0, kbps)
         }
     };
     while viewer.frames.try_recv().is_ok() {}
-    let (label, cpu) = measure("agent CPU, static screen, 1 viewer", 10).await;
+    let (label, cpu, kbps) = measure("agent, static screen, 1 viewer", 10).await;
     let mut static_frames = 0usize;
     while viewer.frames.try_recv().is_ok() {
         static_frames += 1;
     }
-    println!("{label:<38} {cpu:.1} % of one core ({static_frames} frames sent in 10 s)");
+    println!("{label:<38} CPU {cpu:.1} % of one core, video {kbps:.1} kbit/s ({static_frames} frames in 10 s)");
 
     // A changing screen: repaint the whole root window ~20 times a second.
     let display = x.display.clone();
@@ -175,23 +179,101 @@ async fn agent_figures(x: &Xvfb) -> anyhow::Result<()> {
         }
         i
     });
-    let (label, cpu) = measure("agent CPU, full-screen changes, 1 viewer", 10).await;
+    let (label, cpu, kbps) = measure("agent, full-screen repaints, 1 viewer", 10).await;
     let paints = painter.join().unwrap_or(0);
     let mut frames = 0usize;
     while viewer.frames.try_recv().is_ok() {
         frames += 1;
     }
-    println!("{label:<38} {cpu:.1} % of one core ({paints} repaints, {frames} frames decoded)");
+    println!("{label:<38} CPU {cpu:.1} % of one core, video {kbps:.0} kbit/s ({paints} repaints, {frames} frames decoded)");
+
+    // A terminal scrolling text (typical remote-support content).
+    let term = std::process::Command::new("xterm")
+        .env("DISPLAY", &x.display)
+        .args(["-geometry", "200x60+0+0", "-e", "bash", "-c", "while true; do ls -la /usr/lib | head -200; done"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Ok(mut term) = term {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        while viewer.frames.try_recv().is_ok() {}
+        let (label, cpu, kbps) = measure("agent, scrolling terminal, 1 viewer", 10).await;
+        let mut frames = 0usize;
+        while viewer.frames.try_recv().is_ok() {
+            frames += 1;
+        }
+        println!("{label:<38} CPU {cpu:.1} % of one core, video {kbps:.0} kbit/s ({:.1} fps decoded)", frames as f64 / 10.0);
+        let _ = term.kill();
+        let _ = term.wait();
+    }
     viewer.close().await;
     Ok(())
 }
 
+/// Input latency: a pointer move sent on the data channel until the X server reports the
+/// pointer there (XQueryPointer polling).
+async fn input_latency(x: &Xvfb) -> anyhow::Result<()> {
+    use x11rb::connection::Connection;
+    use x11rb::protocol::xproto::ConnectionExt;
+    let server = TestServer::start()?;
+    let (_agent, link) = server.share(&x.display, &["--scope", "control", "--consent", "auto"])?;
+    let token = token_from_link(&link).ok_or_else(|| anyhow::anyhow!("no token in link"))?;
+    let mut viewer = Receiver::offer_with_input().await?;
+    let resp = post_offer(server.addr, token, &viewer.offer).await?;
+    anyhow::ensure!(resp.status == 201, "WHEP failed: {} {}", resp.status, resp.body);
+    viewer.accept(resp.body).await?;
+    viewer.wait_agent_input(Duration::from_secs(20), |m| matches!(m, AgentInput::Control { .. })).await?;
+    viewer.send_input(&ViewerInput::RequestControl).await?;
+    viewer.wait_agent_input(Duration::from_secs(10), |m| matches!(m, AgentInput::Control { state: ControlState::Granted, .. })).await?;
+
+    let (conn, screen) = x11rb::connect(Some(&x.display))?;
+    let root = conn.setup().roots[screen].root;
+    let mut samples = Vec::new();
+    for i in 0..200u32 {
+        let (fx, fy) = (0.1 + 0.8 * f64::from(i % 20) / 20.0, 0.2 + 0.6 * f64::from(i % 7) / 7.0);
+        let want = ((fx * f64::from(W - 1)).round() as i16, (fy * f64::from(H - 1)).round() as i16);
+        let t = Instant::now();
+        viewer.send_input(&ViewerInput::Move { x: fx, y: fy }).await?;
+        while t.elapsed() < Duration::from_secs(1) {
+            let p = conn.query_pointer(root)?.reply()?;
+            if (p.root_x, p.root_y) == want {
+                samples.push(t.elapsed().as_secs_f64() * 1e3);
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    report("input latency (move -> X server pointer)", samples);
+    viewer.close().await;
+    Ok(())
+}
+
+/// The input wire format: size and decode cost of JSON events (vs. a packed binary layout).
+fn input_encoding() {
+    use deskbeam_proto::input::{decode_viewer_input, encode};
+    let mv = encode(&ViewerInput::Move { x: 0.123456, y: 0.654321 });
+    let key = encode(&ViewerInput::Key { code: "KeyA".into(), down: true, text: Some("a".into()) });
+    let n = 200_000;
+    let t = Instant::now();
+    let mut ok = 0usize;
+    for i in 0..n {
+        let m = if i % 2 == 0 { &mv } else { &key };
+        ok += usize::from(decode_viewer_input(m.as_bytes()).is_ok());
+    }
+    let ns = t.elapsed().as_nanos() as f64 / n as f64;
+    println!("{:<38} move {} B, key {} B (packed binary move: 10 B)", "input event size (JSON)", mv.len(), key.len());
+    println!("{:<38} {ns:.0} ns per event ({ok} decoded)", "input event decode (JSON, serde)");
+}
+
 fn main() -> anyhow::Result<()> {
     println!("Deskbeam benchmark, {W}x{H}, {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    input_encoding();
     let x = Xvfb::start(170, W, H)?;
     stage_times(&x.display)?;
     sustained_rate()?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(agent_figures(&x))?;
+    rt.block_on(input_latency(&x))?;
     Ok(())
 }
