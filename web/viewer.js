@@ -7,9 +7,12 @@
  *   no DOM, no network, exported for the browser tests;
  * - `Session`: one RTCPeerConnection and its WHEP resource; `Viewer`: drives the state machine;
  * - `Ui`: toolbar, shortcuts, banner, stats overlay, countdown.
+ * Remote control (the `input` data channel, its toolbar and input capture) lives in input.js.
  * **Invariant:** state changes only through `Viewer.dispatch`; only `Ui.render` writes it to the
- * page (`body[data-state]`, `#message`, `window.deskbeam`).
+ * page (`body[data-state]`, `#message`, `window.deskbeam.state`).
  */
+
+import { $, INPUT_CHANNEL, Remote } from './input.js';
 
 // Wire types (mirrors of the Rust `proto` crate; keep in step with it)
 
@@ -23,7 +26,7 @@
  *   rttMs: number|null, packetsLost: number|null, framesDecoded: number|null, jitterMs: number|null,
  *   codec: string|null, decoder: string|null}} ViewerStats */
 /** @typedef {{bytes: number, timestamp: number}} StatsSample */
-/** @typedef {{state: ViewerState, lastError: ViewerError|null, stats: ViewerStats}} DeskbeamGlobal */
+/** @typedef {{state: ViewerState, lastError: ViewerError|null, stats: ViewerStats} & import('./input.js').RemoteGlobal} DeskbeamGlobal */
 
 // Pure logic
 
@@ -260,7 +263,8 @@ function deleteResource(location, token) {
     .catch(() => { /* the server also drops viewers whose connection dies */ });
 }
 
-/** @typedef {{onTrack: (t: MediaStreamTrack) => void, onConnected: () => void, onLost: (reason: string) => void}} Handlers */
+/** @typedef {{onTrack: (t: MediaStreamTrack) => void, onChannel: (c: RTCDataChannel) => void, onConnected: () => void,
+ *   onLost: (reason: string) => void}} Handlers */
 /**
  * One negotiation: a peer connection and (once created) its WHEP resource. Reports at most one
  * `onLost`; after `close()` it reports nothing.
@@ -284,6 +288,7 @@ class Session {
     const { pc } = this;
     const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
     preferH264(transceiver);
+    this.handlers.onChannel(pc.createDataChannel(INPUT_CHANNEL)); // before the offer, so it is in it
     pc.ontrack = (e) => { if (!this.closed) this.handlers.onTrack(e.track); };
     pc.onconnectionstatechange = () => this.onConnectionState();
     try {
@@ -388,6 +393,7 @@ class Viewer {
     this.session?.close();
     const session = new Session(this.token, {
       onTrack: (track) => this.ui.showTrack(track),
+      onChannel: (channel) => this.ui.remote.attach(channel),
       onConnected: () => { if (this.session === session) this.dispatch({ type: 'connected' }); },
       onLost: (reason) => { if (this.session === session) this.dispatch({ type: 'lost', reason }); },
     });
@@ -429,6 +435,7 @@ class Viewer {
     clearTimeout(this.retryTimer);
     this.session?.close();
     this.session = null;
+    this.ui.remote.detach();
   }
 
   /** The page came back from the back/forward cache: reconnect if it was (re)connecting. */
@@ -438,13 +445,6 @@ class Viewer {
 }
 
 // UI
-
-/** @template {Element} T @param {string} selector @param {new () => T} type @returns {T} */
-function $(selector, type) {
-  const el = document.querySelector(selector);
-  if (!(el instanceof type)) throw new Error(`viewer page is missing ${selector}`);
-  return el;
-}
 
 /** @param {ViewerStats} s @param {string} key */
 function formatStat(s, key) {
@@ -464,6 +464,7 @@ class Ui {
     this.expiry = $('#expiry', HTMLElement);
     /** @type {DeskbeamGlobal} */ this.global = { state: 'idle', lastError: null, stats: emptyStats() };
     /** @type {Window & {deskbeam?: DeskbeamGlobal}} */ (window).deskbeam = this.global;
+    this.remote = new Remote(this.video, this.global);
     this.video.muted = true;
   }
 

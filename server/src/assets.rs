@@ -13,6 +13,7 @@ use crate::state::AppState;
 const VIEWER_HTML: &str = include_str!("../../web/index.html");
 const VIEWER_JS: &str = include_str!("../../web/viewer.js");
 const VIEWER_CSS: &str = include_str!("../../web/viewer.css");
+const INPUT_JS: &str = include_str!("../../web/input.js");
 
 /// No inline script or style anywhere: the CSP below forbids both.
 const LANDING_HTML: &str = "<!doctype html>
@@ -47,6 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/assets/viewer.js",
             get(|| page("text/javascript; charset=utf-8", VIEWER_JS)),
+        )
+        .route(
+            "/assets/input.js",
+            get(|| page("text/javascript; charset=utf-8", INPUT_JS)),
         )
         .route(
             "/assets/viewer.css",

@@ -170,12 +170,13 @@ fn single_char(s: &str) -> Option<char> {
     it.next().is_none().then_some(c)
 }
 
-/// Does the US keysym produce `c` with Shift as held? Letters match either case (Caps Lock
-/// decides on the host).
+/// Does the US keysym produce `c` with Shift as held? A letter whose case does not follow Shift
+/// (Caps Lock on the viewer, or a synthetic keyboard) is typed as text, so the host's own Caps
+/// Lock cannot flip it.
 fn matches_us(keysym: u32, c: char, shifted: bool) -> bool {
     let Some(us) = keymap::us_char(keysym) else { return true };
     if us.is_ascii_alphabetic() {
-        return us.eq_ignore_ascii_case(&c);
+        return us.eq_ignore_ascii_case(&c) && c.is_ascii_uppercase() == shifted;
     }
     if us == c {
         return !shifted;
@@ -212,6 +213,8 @@ mod tests {
         let mut t = Translator::default();
         assert_eq!(t.translate(&key("KeyA", true, Some("a")), 1, 1), Ok(vec![Action::Key { keysym: 0x61, down: true }]));
         assert_eq!(t.translate(&key("KeyA", false, Some("a")), 1, 1), Ok(vec![Action::Key { keysym: 0x61, down: false }]));
+        // A capital without Shift (Caps Lock on the viewer's side) is typed as text.
+        assert_eq!(t.translate(&key("KeyH", true, Some("H")), 1, 1), Ok(vec![Action::Text("H".into())]));
         // German layout: the key at US "Semicolon" types "ö".
         assert_eq!(t.translate(&key("Semicolon", true, Some("ö")), 1, 1), Ok(vec![Action::Text("ö".into())]));
         assert_eq!(t.translate(&key("Semicolon", false, Some("ö")), 1, 1), Ok(vec![]));
