@@ -17,7 +17,7 @@ holder?: string,
 /**
  * Why it changed (denied, revoked by the host, …), for the viewer to show.
  */
-reason?: string, } | { "t": "rejected", code: string, message: string, } | { "t": "pong" };
+reason?: string, } | { "t": "rejected", code: string, message: string, } | { "t": "pong" } | { "t": "closing", reason: string, };
 export type ErrorDetail = { code: string, message: string, };
 export type ErrorBody = { error: ErrorDetail, };
 /** Every message on the input channel carries the protocol version. */

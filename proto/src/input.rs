@@ -105,6 +105,8 @@ pub enum AgentInput {
     /// A message was refused; the channel stays open.
     Rejected { code: String, message: String },
     Pong,
+    /// The agent is ending this viewer (link revoked or expired, kicked, sharing stopped).
+    Closing { reason: String },
 }
 
 /// Why an input message could not be read.

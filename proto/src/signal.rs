@@ -45,6 +45,20 @@ pub enum AgentMessage {
     ViewerGone { viewer_id: ViewerId, reason: String },
     /// Keep-alive.
     Ping { nonce: u64 },
+    /// Something the audit log must record that only the agent sees (control changes).
+    Audit { event: AuditKind, viewer_id: Option<ViewerId>, detail: String },
+}
+
+/// Agent-side events for the server's audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    ControlRequested,
+    ControlGranted,
+    ControlDenied,
+    ControlReleased,
+    ControlRevoked,
+    InputRejected,
 }
 
 /// Frames sent by the server.
