@@ -237,6 +237,10 @@ fn handle(conn: &Conn, msg: AgentMessage) -> Option<ServerMessage> {
             tracing::info!(viewer_id, reason, known, "agent reports viewer gone");
             None
         }
+        AgentMessage::Audit { event, viewer_id, .. } => {
+            tracing::info!(?event, viewer_id, "agent audit event");
+            None
+        }
     }
 }
 
