@@ -9,6 +9,7 @@
 //! - [`signaling`]: the outbound WebSocket to the server; routes offers to `transport`.
 //! - [`input`]: remote control: input events, control arbitration, consent, injection.
 //! - [`auth`]: the agent's own check of a viewer's link token.
+//! - [`links`]: the `link create|list|revoke` client of the server's links API.
 //! - [`config`]: validated settings for `share`.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod encode;
 pub mod frame;
 pub mod input;
+pub mod links;
 pub mod pipeline;
 pub mod signaling;
 pub mod transport;

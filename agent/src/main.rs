@@ -15,6 +15,8 @@ use deskbeam_agent::pipeline::{Pipeline, PipelineSettings};
 use deskbeam_agent::signaling::AgentEvent;
 use deskbeam_agent::transport::TransportConfig;
 use deskbeam_agent::ShareConfig;
+use deskbeam_agent::links::{format_link, random_pin, LinkClient};
+use deskbeam_proto::api::CreateLinkRequest;
 use deskbeam_proto::Scope;
 
 #[derive(Parser)]
@@ -28,6 +30,62 @@ struct Cli {
 enum Command {
     /// Connect to the server, share the display in $DISPLAY and print a viewer link.
     Share(ShareArgs),
+    /// Create, list and revoke viewer links for this host.
+    #[command(subcommand)]
+    Link(LinkCommand),
+}
+
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// Base URL of the Deskbeam server, e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    server: String,
+    /// Host token from `deskbeam-server host-token`.
+    #[arg(long, env = "DESKBEAM_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+#[derive(Subcommand)]
+enum LinkCommand {
+    /// Create a link; prints `link: <url>` (and `pin: <digits>` with --pin).
+    Create {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// How long the link works (e.g. 30m, 8h, 7days).
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        /// view or control.
+        #[arg(long, default_value = "view")]
+        scope: Scope,
+        #[arg(long, default_value_t = 5)]
+        max_viewers: u32,
+        /// Require a PIN: a random 6-digit one is printed (or give --pin-digits N).
+        #[arg(long)]
+        pin: bool,
+        #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(4..=12))]
+        pin_digits: u8,
+        /// Works for one viewer only.
+        #[arg(long)]
+        single_use: bool,
+        /// A name for the link (who it is for).
+        #[arg(long)]
+        label: Option<String>,
+        /// Start working only after this delay (e.g. 10m).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        starts_in: Option<Duration>,
+    },
+    /// List this host's links.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Revoke a link: its viewers are disconnected at once.
+    Revoke {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The link id (from `link list`).
+        id: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -106,6 +164,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Share(args) => share(args),
+        Command::Link(cmd) => link(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,6 +173,56 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn client(server: &ServerArgs) -> anyhow::Result<LinkClient> {
+    let base = url::Url::parse(&server.server)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .ok_or_else(|| anyhow::anyhow!("--server must be an http:// or https:// URL"))?;
+    anyhow::ensure!(!server.token.trim().is_empty(), "a host token is required (--token or DESKBEAM_TOKEN)");
+    Ok(LinkClient::new(base, server.token.trim().to_string()))
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn link(cmd: LinkCommand) -> anyhow::Result<()> {
+    match cmd {
+        LinkCommand::Create { server, ttl, scope, max_viewers, pin, pin_digits, single_use, label, starts_in } => {
+            let pin = pin.then(|| random_pin(usize::from(pin_digits)));
+            let req = CreateLinkRequest {
+                ttl_secs: ttl.as_secs().max(1),
+                scope,
+                max_viewers,
+                label,
+                pin: pin.clone(),
+                single_use,
+                starts_at: starts_in.map(|d| now_unix() + d.as_secs()),
+                host_id: None,
+            };
+            let created = client(&server)?.create(&req)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "link: {}", created.url.unwrap_or_default())?;
+            if let Some(pin) = pin {
+                writeln!(out, "pin: {pin}")?;
+            }
+            writeln!(out, "id: {}", created.id)?;
+        }
+        LinkCommand::List { server } => {
+            let now = now_unix();
+            let mut out = std::io::stdout().lock();
+            for l in client(&server)?.list()? {
+                writeln!(out, "{}", format_link(&l, now))?;
+            }
+        }
+        LinkCommand::Revoke { server, id } => {
+            let revoked = client(&server)?.revoke(&id)?;
+            writeln!(std::io::stdout().lock(), "revoked: {}", revoked.id)?;
+        }
+    }
+    Ok(())
 }
 
 fn share(args: ShareArgs) -> anyhow::Result<()> {
@@ -155,7 +264,8 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(print_events(events_rx));
         let (questions_tx, questions_rx) = tokio::sync::mpsc::unbounded_channel();
-        let control = ControlService::start(consent, Injector::start(sink), questions_tx);
+        let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
+        let control = ControlService::start(consent, Injector::start(sink), questions_tx, audit_tx);
         let commands = deskbeam_agent::input::console::start(questions_rx);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(host_commands(commands, control.clone(), stop_tx));
@@ -165,7 +275,7 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
                 _ = stop_rx => tracing::info!("the host stopped sharing"),
             }
         };
-        deskbeam_agent::run(config, pipeline.feed(), control, events_tx, shutdown).await?;
+        deskbeam_agent::run(config, pipeline.feed(), control, audit_rx, events_tx, shutdown).await?;
         drop(pipeline);
         Ok(())
     })

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::auth::LinkVerifier;
 use crate::config::ShareConfig;
+use crate::input::service::AuditEvent;
 use crate::input::ControlService;
 use crate::pipeline::FrameFeed;
 use crate::transport::{answer_offer, TransportError};
@@ -26,6 +27,8 @@ use crate::transport::{answer_offer, TransportError};
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(20);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Time for a closing notice to reach a viewer before its connection goes.
+const CLOSE_GRACE: Duration = Duration::from_millis(150);
 
 /// Things the agent tells its owner (the CLI prints them).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +80,7 @@ pub async fn run(
     config: ShareConfig,
     feed: FrameFeed,
     control: ControlService,
+    audit: mpsc::UnboundedReceiver<AuditEvent>,
     events: mpsc::UnboundedSender<AgentEvent>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), AgentError> {
@@ -91,6 +95,16 @@ pub async fn run(
         identity: None,
     };
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();
+    // Control events go to the server's audit log (dropped while disconnected).
+    let audit_tx = internal_tx.clone();
+    tokio::spawn(async move {
+        let mut audit = audit;
+        while let Some((event, viewer_id, detail)) = audit.recv().await {
+            if audit_tx.send(Internal::Send(AgentMessage::Audit { event, viewer_id, detail })).is_err() {
+                break;
+            }
+        }
+    });
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(500);
     let result = loop {
@@ -109,9 +123,12 @@ pub async fn run(
             }
         }
     };
-    for (_, viewer) in state.viewers.drain() {
-        let _ = viewer.close.send("sharing stopped".into());
+    let leaving: Vec<ViewerId> = state.viewers.keys().cloned().collect();
+    for id in leaving {
+        state.end_viewer(&id, "sharing stopped");
     }
+    // Let the closing notices reach the viewers before the runtime goes away.
+    tokio::time::sleep(CLOSE_GRACE * 2).await;
     result
 }
 
@@ -252,11 +269,7 @@ impl AgentState {
                 };
                 spawn_viewer(viewer, self.feed.clone(), self.config.transport.clone(), self.control.clone(), internal_tx.clone());
             }
-            ServerMessage::CloseViewer { viewer_id, reason } => {
-                if let Some(v) = self.viewers.remove(&viewer_id) {
-                    let _ = v.close.send(reason);
-                }
-            }
+            ServerMessage::CloseViewer { viewer_id, reason } => self.end_viewer(&viewer_id, &reason),
             ServerMessage::Error { request_id: Some(_), code, message } if !self.link_created => {
                 return Err(Ended::Fatal(AgentError::Link(format!("{code}: {message}"))));
             }
@@ -285,11 +298,20 @@ impl AgentState {
         let now = now_unix();
         let expired: Vec<ViewerId> = self.viewers.iter().filter(|(_, v)| v.expires_at <= now).map(|(id, _)| id.clone()).collect();
         for id in expired {
-            if let Some(v) = self.viewers.remove(&id) {
-                tracing::info!(viewer_id = %id, "link expired; ending the viewer");
-                let _ = v.close.send("link expired".into());
-            }
+            tracing::info!(viewer_id = %id, "link expired; ending the viewer");
+            self.end_viewer(&id, "link expired");
         }
+    }
+
+    /// Tells the viewer why (on its input channel), then closes its connection shortly after.
+    fn end_viewer(&mut self, viewer_id: &str, reason: &str) {
+        let Some(v) = self.viewers.remove(viewer_id) else { return };
+        self.control.closing(viewer_id, reason);
+        let reason = reason.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(CLOSE_GRACE).await;
+            let _ = v.close.send(reason);
+        });
     }
 }
 

@@ -39,3 +39,58 @@ pub mod codes {
     /// Sent to an agent connection that a newer connection of the same host replaced.
     pub const REPLACED: &str = "replaced";
 }
+
+/// `POST /api/links`: a new viewer link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateLinkRequest {
+    pub ttl_secs: u64,
+    pub scope: crate::Scope,
+    pub max_viewers: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// 4–12 digits the viewer must type; only a hash is stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single_use: bool,
+    /// Unix seconds before which the link does not work (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+}
+
+/// A link as the API shows it. `url` (with the token) only comes back when the link is created:
+/// the server keeps only a hash of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    pub id: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    pub scope: crate::Scope,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub created_at: u64,
+    #[serde(default)]
+    pub starts_at: u64,
+    pub expires_at: u64,
+    #[serde(default)]
+    pub max_viewers: u32,
+    #[serde(default)]
+    pub single_use: bool,
+    #[serde(default)]
+    pub has_pin: bool,
+    #[serde(default)]
+    pub revoked_at: Option<u64>,
+    #[serde(default)]
+    pub used: bool,
+    #[serde(default)]
+    pub viewers: u32,
+}
+
+/// `GET /api/links`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkList {
+    pub links: Vec<LinkInfo>,
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deskbeam_proto::input::{decode_viewer_input, encode, AgentInput, ControlState, ViewerInput};
-use deskbeam_proto::signal::ViewerId;
+use deskbeam_proto::signal::{AuditKind, ViewerId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::control::{Arbiter, ConsentPolicy, RateLimiter, RequestOutcome};
@@ -40,7 +40,11 @@ enum Command {
     Decided { viewer: ViewerId, allow: bool },
     Revoke,
     Status { reply: oneshot::Sender<String> },
+    Closing { viewer: ViewerId, reason: String },
 }
+
+/// A control event for the server's audit log.
+pub type AuditEvent = (AuditKind, Option<ViewerId>, String);
 
 /// Handle to the control actor.
 #[derive(Clone)]
@@ -56,9 +60,14 @@ struct Member {
 
 impl ControlService {
     /// Starts the actor. Consent questions go to `consent` (for `--consent prompt`).
-    pub fn start(policy: ConsentPolicy, injector: Injector, consent: mpsc::UnboundedSender<ConsentRequest>) -> Self {
+    pub fn start(
+        policy: ConsentPolicy,
+        injector: Injector,
+        consent: mpsc::UnboundedSender<ConsentRequest>,
+        audit: mpsc::UnboundedSender<AuditEvent>,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let actor = Actor { arbiter: Arbiter::new(policy), members: HashMap::new(), consent, tx: tx.clone() };
+        let actor = Actor { arbiter: Arbiter::new(policy), members: HashMap::new(), consent, audit, tx: tx.clone() };
         tokio::spawn(actor.run(rx));
         Self { tx, injector }
     }
@@ -66,6 +75,11 @@ impl ControlService {
     /// The host takes control back from whoever holds it.
     pub fn revoke(&self) {
         let _ = self.tx.send(Command::Revoke);
+    }
+
+    /// Tells a viewer why it is about to be disconnected (on its `input` channel, if open).
+    pub fn closing(&self, viewer: &str, reason: &str) {
+        let _ = self.tx.send(Command::Closing { viewer: viewer.to_string(), reason: reason.to_string() });
     }
 
     /// A one-line summary of who is connected and who controls.
@@ -187,6 +201,7 @@ struct Actor {
     arbiter: Arbiter,
     members: HashMap<ViewerId, Member>,
     consent: mpsc::UnboundedSender<ConsentRequest>,
+    audit: mpsc::UnboundedSender<AuditEvent>,
     tx: mpsc::UnboundedSender<Command>,
 }
 
@@ -208,6 +223,7 @@ impl Actor {
                 self.members.remove(&viewer);
                 if self.arbiter.leave(&viewer) {
                     tracing::info!(viewer_id = %viewer, "controller left; control is free");
+                    self.audit(AuditKind::ControlReleased, &viewer, "the controller disconnected");
                     self.notify_all(Some("the controller left"));
                 }
             }
@@ -216,12 +232,15 @@ impl Actor {
                 if self.arbiter.is_holder(&viewer) {
                     self.arbiter.release();
                     tracing::info!(viewer_id = %viewer, "viewer released control");
+                    self.audit(AuditKind::ControlReleased, &viewer, "released by the viewer");
                     self.notify_all(Some("control released"));
                 }
             }
             Command::Decided { viewer, allow } => {
                 let granted = self.arbiter.decide(&viewer, allow);
                 tracing::info!(viewer_id = %viewer, granted, "host answered a control request");
+                let kind = if granted { AuditKind::ControlGranted } else { AuditKind::ControlDenied };
+                self.audit(kind, &viewer, if granted { "granted by the host" } else { "denied or timed out" });
                 if granted {
                     self.notify_all(None);
                 } else {
@@ -231,7 +250,13 @@ impl Actor {
             Command::Revoke => {
                 if let Some(v) = self.arbiter.release() {
                     tracing::info!(viewer_id = %v, "host revoked control");
+                    self.audit(AuditKind::ControlRevoked, &v, "taken back by the host");
                     self.notify_all(Some("the host took control back"));
+                }
+            }
+            Command::Closing { viewer, reason } => {
+                if let Some(member) = self.members.get(&viewer) {
+                    let _ = member.out.send(AgentInput::Closing { reason });
                 }
             }
             Command::Status { reply } => {
@@ -241,14 +266,21 @@ impl Actor {
         }
     }
 
+    fn audit(&self, kind: AuditKind, viewer: &str, detail: &str) {
+        let _ = self.audit.send((kind, Some(viewer.to_string()), detail.to_string()));
+    }
+
     fn request(&mut self, viewer: ViewerId) {
+        self.audit(AuditKind::ControlRequested, &viewer, "");
         match self.arbiter.request(&viewer) {
             RequestOutcome::Granted => {
                 tracing::info!(viewer_id = %viewer, "control granted");
+                self.audit(AuditKind::ControlGranted, &viewer, "granted automatically (--consent auto)");
                 self.notify_all(None);
             }
             RequestOutcome::Refused(reason) => {
                 tracing::info!(viewer_id = %viewer, %reason, "control request refused");
+                self.audit(AuditKind::ControlDenied, &viewer, &reason);
                 self.notify(&viewer, Some(&reason));
             }
             RequestOutcome::AskHost { viewer, label } => {
