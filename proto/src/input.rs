@@ -1,9 +1,9 @@
 //! Remote-control messages on the per-viewer WebRTC data channel `input` (ordered, reliable).
 //!
 //! Encoding: one JSON text message per event, `{"v":1,"t":"<type>",…}`. JSON was measured
-//! against a packed binary layout (see ARCHITECTURE.md): a pointer move is 33 bytes instead of
-//! 10, ≈4 KB/s at 120 moves per second, and decodes in well under a microsecond, while staying
-//! debuggable and letting the browser's types be generated from these definitions
+//! against a packed binary layout (`make bench`, BENCHMARKS.md): a pointer move is 33–44 bytes
+//! instead of 10, ≈5 KB/s at 120 moves per second, and decodes in under a microsecond, while
+//! staying debuggable and letting the browser's types be generated from these definitions
 //! (`web/protocol.d.ts`, checked by a test).
 //!
 //! Decoding is two-step: the version is read first so a future version is refused as such, then
