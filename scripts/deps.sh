@@ -9,6 +9,7 @@ test_pkgs=(chromium xdotool nodejs npm iproute2)
 
 pkgs=("${run_pkgs[@]}")
 if [ "$mode" = "test" ]; then pkgs+=("${test_pkgs[@]}"); fi
+if [ "$mode" = "venv" ]; then pkgs=(python3-venv python3-pip); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

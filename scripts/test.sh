@@ -8,6 +8,12 @@ scripts/deps.sh test
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/browser && npm run --silent check && npm run --silent static-check)
 
+# aiortc: an independent WebRTC stack that plays a WHEP viewer in the interop test.
+if [ ! -x tests/whep/.venv/bin/python ]; then
+  python3 -m venv tests/whep/.venv 2>/dev/null || { scripts/deps.sh venv && python3 -m venv tests/whep/.venv; }
+fi
+tests/whep/.venv/bin/python -m pip install --quiet --disable-pip-version-check 'aiortc==1.16.*'
+
 export DESKBEAM_REQUIRE_ALL=1
 cargo build --bins
 cargo test --workspace -- --test-threads=1

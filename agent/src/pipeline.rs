@@ -68,6 +68,16 @@ pub fn decide(viewers: usize, changed: bool, keyframe_wanted: bool) -> Step {
     }
 }
 
+/// After the screen settles, the same picture is encoded again at these delays: it sharpens what
+/// the rate control blurred during motion, repairs a last frame lost beyond NACK, and lets
+/// receivers whose jitter buffer waits for a following frame (aiortc) show the last one.
+pub const REFRESH_AFTER: [Duration; 2] = [Duration::from_millis(150), Duration::from_millis(1000)];
+
+/// Is a settle refresh due, `since_change` after the last change with `done` refreshes sent?
+pub fn refresh_due(since_change: Duration, done: usize) -> bool {
+    REFRESH_AFTER.get(done).is_some_and(|at| since_change >= *at)
+}
+
 /// A handle on the running pipeline. Dropping it stops the thread.
 pub struct Pipeline {
     frames: broadcast::Sender<Arc<EncodedFrame>>,
@@ -145,6 +155,13 @@ impl Drop for Pipeline {
     }
 }
 
+/// When the screen last changed and how many settle refreshes followed.
+#[derive(Debug, Clone, Copy)]
+struct Settle {
+    changed_at: Instant,
+    refreshes: usize,
+}
+
 struct Worker {
     frames: broadcast::Sender<Arc<EncodedFrame>>,
     keyframe: Arc<AtomicBool>,
@@ -156,6 +173,7 @@ struct Worker {
 impl Worker {
     fn run(self, mut source: Box<dyn FrameSource>, mut encoder: Box<dyn Encoder>) {
         let mut last: Option<Frame> = None;
+        let mut settle = Settle { changed_at: Instant::now(), refreshes: REFRESH_AFTER.len() };
         let mut next = Instant::now();
         let mut failures = 0u32;
         while !self.stop.load(Ordering::Acquire) {
@@ -170,7 +188,7 @@ impl Worker {
             if self.frames.receiver_count() == 0 {
                 continue;
             }
-            match self.tick(source.as_mut(), encoder.as_mut(), &mut last) {
+            match self.tick(source.as_mut(), encoder.as_mut(), &mut last, &mut settle) {
                 Ok(()) => failures = 0,
                 Err(e) => {
                     failures += 1;
@@ -185,7 +203,7 @@ impl Worker {
         tracing::debug!("capture thread stopped");
     }
 
-    fn tick(&self, source: &mut dyn FrameSource, encoder: &mut dyn Encoder, last: &mut Option<Frame>) -> Result<(), String> {
+    fn tick(&self, source: &mut dyn FrameSource, encoder: &mut dyn Encoder, last: &mut Option<Frame>, settle: &mut Settle) -> Result<(), String> {
         let started = Instant::now();
         let fresh = source.capture_if_changed(last.as_ref()).map_err(|e| e.to_string())?;
         self.stats.captured.fetch_add(1, Ordering::Relaxed);
@@ -193,9 +211,15 @@ impl Worker {
         let changed = fresh.is_some();
         if let Some(frame) = fresh {
             *last = Some(frame);
+            *settle = Settle { changed_at: started, refreshes: 0 };
+        }
+        let refresh = !changed && refresh_due(started.saturating_duration_since(settle.changed_at), settle.refreshes);
+        if refresh {
+            settle.refreshes += 1;
         }
         let keyframe_wanted = self.keyframe.swap(false, Ordering::AcqRel);
-        let (Step::Encode { keyframe }, Some(frame)) = (decide(self.frames.receiver_count(), changed, keyframe_wanted), last.as_ref()) else {
+        let step = decide(self.frames.receiver_count(), changed || refresh, keyframe_wanted);
+        let (Step::Encode { keyframe }, Some(frame)) = (step, last.as_ref()) else {
             self.stats.unchanged.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
@@ -236,8 +260,17 @@ mod tests {
         assert_eq!(decide(2, false, true), Step::Encode { keyframe: true });
     }
 
+    #[test]
+    fn settle_refreshes_come_once_each_then_stop() {
+        assert!(!refresh_due(Duration::from_millis(100), 0));
+        assert!(refresh_due(Duration::from_millis(150), 0));
+        assert!(!refresh_due(Duration::from_millis(500), 1));
+        assert!(refresh_due(Duration::from_millis(1000), 1));
+        assert!(!refresh_due(Duration::from_secs(60), 2));
+    }
+
     #[tokio::test]
-    async fn a_still_screen_sends_one_keyframe_then_nothing_until_it_changes() {
+    async fn a_still_screen_settles_then_sends_nothing_until_it_changes() {
         let screen = SyntheticScreen::new(160, 120, [10, 200, 10]);
         let s = screen.clone();
         let pipeline = Pipeline::start(
@@ -249,8 +282,12 @@ mod tests {
         let mut rx = pipeline.feed().subscribe();
         let first = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("in time").expect("frame");
         assert!(first.keyframe);
-        // Still screen: nothing more for a while.
-        assert!(tokio::time::timeout(Duration::from_millis(300), rx.recv()).await.is_err());
+        // Two settle refreshes, then nothing while the screen is still.
+        for _ in 0..REFRESH_AFTER.len() {
+            let r = tokio::time::timeout(Duration::from_secs(3), rx.recv()).await.expect("refresh in time").expect("frame");
+            assert!(!r.keyframe && r.captured_at > first.captured_at);
+        }
+        assert!(tokio::time::timeout(Duration::from_millis(1500), rx.recv()).await.is_err());
         screen.set_color([10, 10, 200]);
         let next = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.expect("in time").expect("frame");
         assert!(next.captured_at > first.captured_at);
