@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use deskbeam_proto::api::{CreateLinkRequest, ErrorBody, LinkInfo, LinkList};
+use deskbeam_proto::api::{CreateLinkRequest, ErrorBody, LinkInfo, LinkList, ViewerInfo, ViewerList};
 use url::Url;
 
 /// Errors talking to the links API.
@@ -62,14 +62,59 @@ impl LinkClient {
     }
 
     pub fn revoke(&self, id: &str) -> Result<LinkInfo, LinkApiError> {
-        let id: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
         let resp = self
             .agent
-            .delete(&self.url(&format!("/api/links/{id}")))
+            .delete(&self.url(&format!("/api/links/{}", path_id(id))))
             .header("Authorization", &self.bearer())
             .call()
             .map_err(|e| LinkApiError::Transport(e.to_string()))?;
         decode(resp)
+    }
+
+    /// Who is watching now.
+    pub fn viewers(&self) -> Result<Vec<ViewerInfo>, LinkApiError> {
+        let resp = self
+            .agent
+            .get(&self.url("/api/viewers"))
+            .header("Authorization", &self.bearer())
+            .call()
+            .map_err(|e| LinkApiError::Transport(e.to_string()))?;
+        decode::<ViewerList>(resp).map(|l| l.viewers)
+    }
+
+    /// Disconnects a viewer.
+    pub fn kick(&self, id: &str) -> Result<(), LinkApiError> {
+        let resp = self
+            .agent
+            .delete(&self.url(&format!("/api/viewers/{}", path_id(id))))
+            .header("Authorization", &self.bearer())
+            .call()
+            .map_err(|e| LinkApiError::Transport(e.to_string()))?;
+        decode::<serde_json::Value>(resp).map(|_| ())
+    }
+}
+
+/// Ids are hex/uuid: keep only what can be in one, so nothing else reaches the path.
+fn path_id(id: &str) -> String {
+    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect()
+}
+
+/// One line per viewer for `viewers`.
+pub fn format_viewer(v: &ViewerInfo, now: u64) -> String {
+    format!(
+        "{:<34} {:<8} {:<22} for {:<10} {}",
+        v.id,
+        v.scope,
+        v.address.as_deref().unwrap_or("?"),
+        humantime::format_duration(Duration::from_secs(now.saturating_sub(v.since))).to_string(),
+        v.link_label.as_deref().unwrap_or(&v.link_id)
+    )
+}
+
+impl LinkClient {
+    /// Base URL (for messages).
+    pub fn base(&self) -> &Url {
+        &self.base
     }
 }
 

@@ -15,7 +15,7 @@ use deskbeam_agent::pipeline::{Pipeline, PipelineSettings};
 use deskbeam_agent::signaling::AgentEvent;
 use deskbeam_agent::transport::TransportConfig;
 use deskbeam_agent::ShareConfig;
-use deskbeam_agent::links::{format_link, random_pin, LinkClient};
+use deskbeam_agent::links::{format_link, format_viewer, random_pin, LinkClient};
 use deskbeam_proto::api::CreateLinkRequest;
 use deskbeam_proto::Scope;
 
@@ -33,6 +33,17 @@ enum Command {
     /// Create, list and revoke viewer links for this host.
     #[command(subcommand)]
     Link(LinkCommand),
+    /// Who is watching this host now (link, address, since when).
+    Viewers {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Disconnect a viewer (id from `viewers`).
+    Kick {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -165,6 +176,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Share(args) => share(args),
         Command::Link(cmd) => link(cmd),
+        Command::Viewers { server } => viewers(&server),
+        Command::Kick { server, id } => client(&server).and_then(|c| Ok(c.kick(&id)?)).map(|()| println!("kicked: {id}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -186,6 +199,15 @@ fn client(server: &ServerArgs) -> anyhow::Result<LinkClient> {
 
 fn now_unix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn viewers(server: &ServerArgs) -> anyhow::Result<()> {
+    let now = now_unix();
+    let mut out = std::io::stdout().lock();
+    for v in client(server)?.viewers()? {
+        writeln!(out, "{}", format_viewer(&v, now))?;
+    }
+    Ok(())
 }
 
 fn link(cmd: LinkCommand) -> anyhow::Result<()> {

@@ -38,6 +38,26 @@ pub mod codes {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// Sent to an agent connection that a newer connection of the same host replaced.
     pub const REPLACED: &str = "replaced";
+    /// The link has a PIN and the request carried none (`X-Deskbeam-Pin`).
+    pub const PIN_REQUIRED: &str = "pin_required";
+    /// The PIN was wrong.
+    pub const PIN_INVALID: &str = "pin_invalid";
+    /// Too many wrong PINs: the link's PIN is locked for a while (429, `Retry-After`).
+    pub const PIN_LOCKED: &str = "pin_locked";
+    /// The link's start time (`starts_at`) has not come yet.
+    pub const LINK_NOT_STARTED: &str = "link_not_started";
+    /// A single-use link already admitted its viewer.
+    pub const LINK_USED: &str = "link_used";
+    /// A cookie-authenticated request without the session's `X-CSRF-Token`.
+    pub const CSRF_FAILED: &str = "csrf_failed";
+    /// Wrong user name, password or second-factor code.
+    pub const LOGIN_FAILED: &str = "login_failed";
+    /// Too many failed logins for the account or the address (429, `Retry-After`).
+    pub const LOGIN_LOCKED: &str = "login_locked";
+    /// The account has a second factor and the login carried no code.
+    pub const TOTP_REQUIRED: &str = "totp_required";
+    /// Authenticated, but the resource belongs to someone else.
+    pub const FORBIDDEN: &str = "forbidden";
 }
 
 /// `POST /api/links`: a new viewer link.
@@ -93,4 +113,25 @@ pub struct LinkInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkList {
     pub links: Vec<LinkInfo>,
+}
+
+/// A viewer watching now, as `GET /api/viewers` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerInfo {
+    pub id: String,
+    pub link_id: String,
+    #[serde(default)]
+    pub link_label: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub since: u64,
+    pub scope: crate::Scope,
+}
+
+/// `GET /api/viewers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewerList {
+    pub viewers: Vec<ViewerInfo>,
 }
