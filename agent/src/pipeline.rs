@@ -192,7 +192,7 @@ impl Worker {
                 Ok(()) => failures = 0,
                 Err(e) => {
                     failures += 1;
-                    if failures == 1 || failures % 100 == 0 {
+                    if failures == 1 || failures.is_multiple_of(100) {
                         tracing::warn!(error = %e, failures, "capture/encode failed");
                     }
                     // Back off so a dead display does not spin a core.

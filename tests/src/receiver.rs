@@ -40,8 +40,8 @@ impl DecodedFrame {
         for y in y0..y1 {
             for x in x0..x1 {
                 let i = (y * self.width + x) * 3;
-                for c in 0..3 {
-                    sum[c] += self.rgb[i + c] as u64;
+                for (c, s) in sum.iter_mut().enumerate() {
+                    *s += u64::from(self.rgb[i + c]);
                 }
                 n += 1;
             }
@@ -96,10 +96,8 @@ impl PeerConnectionEventHandler for Handler {
                 if let Ok(nal) = depacketizer.depacketize(&packet.payload) {
                     au.extend_from_slice(&nal);
                 }
-                if packet.header.marker && !au.is_empty() {
-                    if tx.send(au.split().freeze()).is_err() {
-                        break;
-                    }
+                if packet.header.marker && !au.is_empty() && tx.send(au.split().freeze()).is_err() {
+                    break;
                 }
             }
         });

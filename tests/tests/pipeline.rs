@@ -35,8 +35,8 @@ fn psnr(frame: &deskbeam_tests::receiver::DecodedFrame, expected: impl Fn(usize,
         for x in 0..frame.width {
             let want = expected(x, y);
             let i = (y * frame.width + x) * 3;
-            for c in 0..3 {
-                let d = frame.rgb[i + c] as f64 - want[c] as f64;
+            for (c, w) in want.iter().enumerate() {
+                let d = f64::from(frame.rgb[i + c]) - f64::from(*w);
                 se += d * d;
             }
         }

@@ -137,10 +137,10 @@ impl ViewerInputSession {
     fn reject(&mut self, code: &str, message: String) -> Option<AgentInput> {
         self.rejected += 1;
         // Log the first few and then every hundredth, so a flood cannot flood the log.
-        if self.rejected <= 5 || self.rejected % 100 == 0 {
+        if self.rejected <= 5 || self.rejected.is_multiple_of(100) {
             tracing::warn!(viewer_id = %self.viewer, code, %message, count = self.rejected, "rejected viewer input");
         }
-        (self.rejected <= 20 || self.rejected % 100 == 0).then(|| AgentInput::Rejected { code: code.into(), message })
+        (self.rejected <= 20 || self.rejected.is_multiple_of(100)).then(|| AgentInput::Rejected { code: code.into(), message })
     }
 
     /// Handles one raw message; returns a reply for the viewer, if any.
