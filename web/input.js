@@ -8,6 +8,8 @@
  *   exported for the browser tests;
  * - `ControlUi`: request/release buttons, the "who has control" chip, toasts;
  * - `Remote`: owns the channel (framing, keep-alive, test hook) and the capture listeners.
+ * It also reads the connection statistics for viewer.js's stats overlay (`computeStats`, pure):
+ * like the pointer mapping, a reading of the video the viewer shows, kept here so viewer.js stays small.
  * **Invariant:** input events (anything but ping/request/release) are sent only while the agent's
  * last `control` message said `granted`; `debugSend`, a test hook, is the one exception. Only
  * `ControlUi.render` writes the control state to the page (`body[data-control]`,
@@ -21,6 +23,10 @@
 /** @typedef {import('./protocol').Framed<ViewerInput>} FramedInput */
 /** @typedef {{left: number, top: number, width: number, height: number}} Rect */
 /** @typedef {{x: number, y: number, inside: boolean}} ScreenPoint normalized, clamped to 0..1 */
+/** @typedef {{width: number|null, height: number|null, fps: number|null, bitrateKbps: number|null,
+ *   rttMs: number|null, packetsLost: number|null, framesDecoded: number|null, jitterMs: number|null,
+ *   codec: string|null, decoder: string|null}} ViewerStats */
+/** @typedef {{bytes: number, timestamp: number}} StatsSample */
 /**
  * @typedef {{state: ControlState|'none', canRequest: boolean, holder: string|null,
  *   reason: string|null, seq: number}} ControlView `seq` counts the agent's control messages
@@ -140,6 +146,7 @@ export function parseAgentMessage(data) {
       return { t: 'control', state: m.state, can_request: m.can_request, holder: text(m.holder), reason: text(m.reason) };
     case 'rejected': return { t: 'rejected', code: text(m.code) ?? '', message: text(m.message) ?? '' };
     case 'pong': return { t: 'pong' };
+    case 'closing': return { t: 'closing', reason: text(m.reason) ?? '' };
     default: return null;
   }
 }
@@ -186,6 +193,58 @@ export class Touches {
     this.points.delete(id);
     this.tapPossible = false;
   }
+}
+
+// Connection statistics (pure): getStats() → the numbers of the viewer's stats overlay
+
+/** @returns {ViewerStats} */
+export function emptyStats() {
+  return { width: null, height: null, fps: null, bitrateKbps: null, rttMs: null, packetsLost: null,
+    framesDecoded: null, jitterMs: null, codec: null, decoder: null };
+}
+
+/** @param {any} v @returns {number|null} */
+const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+/** @param {any} v @returns {string|null} */
+const str = (v) => (typeof v === 'string' ? v : null);
+/** @param {number|null} v @param {number} k */
+const scaled = (v, k) => (v === null ? null : Math.round(v * k));
+
+/**
+ * Turns one getStats() report (as a list of entries) into the viewer's stats.
+ * @param {any[]} entries @param {StatsSample|null} prev sample of the previous call
+ * @returns {{stats: ViewerStats, sample: StatsSample|null}}
+ */
+export function computeStats(entries, prev) {
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  const inbound = entries.find((e) => e.type === 'inbound-rtp' && (e.kind ?? e.mediaType) === 'video');
+  const transport = entries.find((e) => e.type === 'transport' && e.selectedCandidatePairId);
+  const pair = (transport && byId.get(transport.selectedCandidatePairId)) ??
+    entries.find((e) => e.type === 'candidate-pair' && (e.selected || (e.nominated && e.state === 'succeeded')));
+  const stats = emptyStats();
+  stats.rttMs = scaled(num(pair?.currentRoundTripTime), 1000);
+  if (!inbound) return { stats, sample: null };
+  Object.assign(stats, {
+    width: num(inbound.frameWidth), height: num(inbound.frameHeight), fps: num(inbound.framesPerSecond),
+    packetsLost: num(inbound.packetsLost), framesDecoded: num(inbound.framesDecoded),
+    jitterMs: scaled(num(inbound.jitter), 1000), decoder: str(inbound.decoderImplementation),
+    codec: str(byId.get(inbound.codecId)?.mimeType)?.replace(/^video\//, '') ?? null,
+  });
+  const bytes = num(inbound.bytesReceived);
+  const timestamp = num(inbound.timestamp);
+  if (bytes === null || timestamp === null) return { stats, sample: null };
+  if (prev && timestamp > prev.timestamp && bytes >= prev.bytes) {
+    stats.bitrateKbps = Math.round(((bytes - prev.bytes) * 8) / (timestamp - prev.timestamp));
+  }
+  return { stats, sample: { bytes, timestamp } };
+}
+
+/** @param {ViewerStats} s @param {string} key */
+export function formatStat(s, key) {
+  const units = /** @type {Record<string, string>} */ ({ fps: ' fps', bitrateKbps: ' kbps', rttMs: ' ms', jitterMs: ' ms' });
+  if (key === 'resolution') return s.width && s.height ? `${s.width} × ${s.height}` : '—';
+  const value = s[/** @type {keyof ViewerStats} */ (key)];
+  return value === null || value === undefined ? '—' : `${value}${units[key] ?? ''}`;
 }
 
 // UI
@@ -273,6 +332,8 @@ export class Remote {
     this.ui = new ControlUi(global, { request: () => this.request(), release: () => this.release() });
     /** @type {RTCDataChannel|null} */ this.channel = null;
     /** @type {ControlView} */ this.view = NO_CONTROL;
+    /** The agent says it is about to end this viewer, and why. @type {(reason: string) => void} */
+    this.onClosing = () => {};
     /** @type {number|undefined} */ this.pingTimer = undefined;
     /** @type {number|undefined} */ this.moveTimer = undefined;
     this.lastMoveAt = -Infinity;
@@ -331,6 +392,8 @@ export class Remote {
       this.global.rejected = { count: rejected.count + 1, last: { code: m.code, message: m.message } };
       if (this.ui.asked) this.setControl(this.view); // the request itself may have been refused
       this.ui.toast(m.message || m.code);
+    } else if (m?.t === 'closing') {
+      this.onClosing(m.reason);
     }
   }
 

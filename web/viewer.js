@@ -6,26 +6,27 @@
  * - pure logic: token, error rules, the connection state machine (`transition`), backoff, stats;
  *   no DOM, no network, exported for the browser tests;
  * - `Session`: one RTCPeerConnection and its WHEP resource; `Viewer`: drives the state machine;
- * - `Ui`: toolbar, shortcuts, banner, stats overlay, countdown.
+ * - `Ui`: toolbar, shortcuts, banner (with the PIN form), stats overlay, countdown.
  * Remote control (the `input` data channel, its toolbar and input capture) lives in input.js.
  * **Invariant:** state changes only through `Viewer.dispatch`; only `Ui.render` writes it to the
  * page (`body[data-state]`, `#message`, `window.deskbeam.state`).
  */
 
-import { $, INPUT_CHANNEL, Remote } from './input.js';
+import { $, INPUT_CHANNEL, Remote, computeStats, emptyStats, formatStat } from './input.js';
 
 // Wire types (mirrors of the Rust `proto` crate; keep in step with it)
 
-/** @typedef {'idle'|'connecting'|'connected'|'reconnecting'|'expired'|'revoked'|'error'|'ended'} ViewerState */
-/** @typedef {{scope: string|null, exp: number|null}} LinkClaims (the parts of proto's LinkClaims shown here) */
+/** @typedef {'idle'|'connecting'|'connected'|'reconnecting'|'pin'|'expired'|'revoked'|'locked'|'kicked'|'error'|'ended'} ViewerState */
+/** @typedef {{scope: string|null, exp: number|null, nbf: number|null}} LinkClaims (the parts of proto's LinkClaims used here) */
 /** @typedef {{code: string, message: string}} ViewerError */
-/** @typedef {{type: 'start'|'connected'|'expired'|'leave'} | {type: 'lost', reason: string}
- *   | {type: 'failed', code: string, status: number, message: string}} ViewerEvent */
-/** @typedef {{state: ViewerState, message: string, retry: boolean, error: ViewerError|null}} Decision */
-/** @typedef {{width: number|null, height: number|null, fps: number|null, bitrateKbps: number|null,
- *   rttMs: number|null, packetsLost: number|null, framesDecoded: number|null, jitterMs: number|null,
- *   codec: string|null, decoder: string|null}} ViewerStats */
-/** @typedef {{bytes: number, timestamp: number}} StatsSample */
+/**
+ * @typedef {{type: 'start'|'connected'|'expired'|'leave'|'pin'} | {type: 'lost', reason: string}
+ *   | {type: 'closing', reason: string} | {type: 'failed', code: string, status: number, message: string,
+ *   startsAt?: number|null}} ViewerEvent `pin`: a PIN was entered; `closing`: the agent's notice, then it ends us
+ */
+/** @typedef {{state: ViewerState, message: string, retry: boolean, error: ViewerError|null, retryAt?: number}} Decision
+ *  `retryAt`: unix seconds to retry at instead of the backoff (a link that starts later) */
+/** @typedef {import('./input.js').ViewerStats} ViewerStats */
 /** @typedef {{state: ViewerState, lastError: ViewerError|null, stats: ViewerStats} & import('./input.js').RemoteGlobal} DeskbeamGlobal */
 
 // Pure logic
@@ -49,7 +50,11 @@ const ERROR_RULES = Object.freeze({
   missing_token: { next: 'error', message: MESSAGES.incomplete },
   invalid_token: { next: 'error', message: 'This link is not valid. Check that you copied all of it, or ask the host for a new one.' },
   token_expired: { next: 'expired', message: MESSAGES.expired },
-  link_revoked: { next: 'revoked', message: 'The host has turned this link off. Ask the host for a new one if you still need access.' },
+  link_revoked: { next: 'revoked', message: 'This link was revoked by the host.' },
+  link_used: { next: 'error', message: 'This link has already been used.' },
+  pin_required: { next: 'pin', message: 'This link is protected by a PIN. Enter the PIN the host gave you.' },
+  pin_invalid: { next: 'pin', message: 'Wrong PIN. Check it and try again.' },
+  pin_locked: { next: 'locked', message: 'Too many wrong PINs; try again later.' },
   link_full: { next: 'retry', message: 'This link already has as many viewers as it allows — retrying…' },
   host_offline: { next: 'retry', message: 'The shared computer is not connected right now — retrying…' },
   agent_timeout: { next: 'retry', message: 'The shared computer did not answer in time — retrying…' },
@@ -62,26 +67,42 @@ const ERROR_RULES = Object.freeze({
 /**
  * Classifies a failed WHEP request. Unknown codes: 5xx and network trouble are retried, other 4xx
  * are final and show the server's own (human) message.
- * @param {string} code @param {number} status @param {string} serverMessage @returns {{next: ViewerState|'retry', message: string}}
+ * @param {string} code @param {number} status @param {string} serverMessage
+ * @param {number|null} [startsAt] when a `link_not_started` link starts (unix seconds), if known
+ * @returns {{next: ViewerState|'retry', message: string}}
  */
-export function classifyError(code, status, serverMessage) {
+export function classifyError(code, status, serverMessage, startsAt) {
+  if (code === 'link_not_started') {
+    const when = startsAt && new Date(startsAt * 1000).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+    return { next: 'retry', message: when ? `This link is not active yet (starts at ${when}).` : 'This link is not active yet — retrying…' };
+  }
   const rule = ERROR_RULES[code];
   if (rule) return rule;
   if (status === 0 || status >= 500) return { next: 'retry', message: MESSAGES.server };
   return { next: 'error', message: serverMessage || `The server refused the connection (${code}).` };
 }
 
+/** The agent's `closing` reasons: the state, message and error code each ends the viewer with. */
+/** @type {Readonly<Record<string, [ViewerState, string, string]>>} */
+const CLOSING = Object.freeze({
+  'link revoked': ['revoked', ERROR_RULES.link_revoked.message, 'link_revoked'],
+  'link expired': ['expired', MESSAGES.expired, 'token_expired'],
+  'removed by the host': ['kicked', 'The host removed you from this session.', 'removed'],
+  'sharing stopped': ['ended', 'The host stopped sharing.', 'sharing_stopped'],
+});
+
 /** Events each state reacts to; anything else is ignored (e.g. late events of an old session). */
 /** @type {Readonly<Record<ViewerState, ReadonlyArray<ViewerEvent['type']>>>} */
 const ACCEPTS = Object.freeze({
   idle: ['start', 'failed', 'expired'],
-  connecting: ['connected', 'lost', 'failed', 'expired', 'leave'],
-  connected: ['lost', 'failed', 'expired', 'leave'],
-  reconnecting: ['connected', 'lost', 'failed', 'expired', 'leave'],
+  connecting: ['connected', 'lost', 'failed', 'expired', 'leave', 'closing'],
+  connected: ['lost', 'failed', 'expired', 'leave', 'closing'],
+  reconnecting: ['connected', 'lost', 'failed', 'expired', 'leave', 'closing'],
+  pin: ['pin', 'expired'],
   error: ['start', 'expired'],
   ended: ['start', 'expired'],
-  expired: [],
-  revoked: [],
+  kicked: ['start', 'expired'],
+  expired: [], revoked: [], locked: [], // final
 });
 
 /**
@@ -94,17 +115,22 @@ export function transition(machine, event) {
   if (!ACCEPTS[machine.state].includes(event.type)) return null;
   const retrying = machine.everConnected ? 'reconnecting' : 'connecting';
   switch (event.type) {
-    case 'start': return { state: 'connecting', message: MESSAGES.connecting, retry: false, error: null };
+    case 'start': case 'pin': return { state: 'connecting', message: MESSAGES.connecting, retry: false, error: null };
     case 'connected': return { state: 'connected', message: MESSAGES.connected, retry: false, error: null };
     case 'lost': {
       const message = machine.everConnected ? MESSAGES.lost : MESSAGES.unreachable;
       return { state: retrying, message, retry: true, error: { code: event.reason, message } };
     }
     case 'failed': {
-      const { next, message } = classifyError(event.code, event.status, event.message);
+      const { next, message } = classifyError(event.code, event.status, event.message, event.startsAt);
       const error = { code: event.code, message };
-      if (next === 'retry') return { state: retrying, message, retry: true, error };
+      if (next === 'retry') return { state: retrying, message, retry: true, retryAt: event.startsAt ?? undefined, error };
       return { state: next, message, retry: false, error };
+    }
+    case 'closing': {
+      const [state, message, code] = CLOSING[event.reason] ??
+        ['ended', `The host ended this session${event.reason ? ` (${event.reason})` : ''}.`, 'closed'];
+      return { state, message, retry: false, error: { code, message } };
     }
     case 'expired': {
       const message = MESSAGES.expired;
@@ -114,9 +140,9 @@ export function transition(machine, event) {
   }
 }
 
-/** States where nothing happens until the viewer asks (never, for expired/revoked). @param {ViewerState} state */
+/** States where nothing happens until the viewer acts (never, for expired/revoked/locked). @param {ViewerState} state */
 export function isStopped(state) {
-  return state === 'expired' || state === 'revoked' || state === 'error' || state === 'ended';
+  return !['idle', 'connecting', 'connected', 'reconnecting'].includes(state);
 }
 
 /** Delay before retry number `attempt` (0-based): 1 s, 2 s, 4 s, 8 s, then 15 s. @param {number} attempt */
@@ -149,6 +175,7 @@ export function decodeClaims(token) {
     return {
       scope: typeof value.scope === 'string' ? value.scope : null,
       exp: Number.isFinite(value.exp) ? value.exp : null,
+      nbf: Number.isFinite(value.nbf) ? value.nbf : null,
     };
   } catch {
     return null;
@@ -165,47 +192,10 @@ export function formatRemaining(seconds) {
   return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
 }
 
-/** @returns {ViewerStats} */
-export function emptyStats() {
-  return { width: null, height: null, fps: null, bitrateKbps: null, rttMs: null, packetsLost: null,
-    framesDecoded: null, jitterMs: null, codec: null, decoder: null };
-}
-
 /** @param {any} v @returns {number|null} */
 const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 /** @param {any} v @returns {string|null} */
 const str = (v) => (typeof v === 'string' ? v : null);
-/** @param {number|null} v @param {number} k */
-const scaled = (v, k) => (v === null ? null : Math.round(v * k));
-
-/**
- * Turns one getStats() report (as a list of entries) into the viewer's stats.
- * @param {any[]} entries @param {StatsSample|null} prev sample of the previous call
- * @returns {{stats: ViewerStats, sample: StatsSample|null}}
- */
-export function computeStats(entries, prev) {
-  const byId = new Map(entries.map((e) => [e.id, e]));
-  const inbound = entries.find((e) => e.type === 'inbound-rtp' && (e.kind ?? e.mediaType) === 'video');
-  const transport = entries.find((e) => e.type === 'transport' && e.selectedCandidatePairId);
-  const pair = (transport && byId.get(transport.selectedCandidatePairId)) ??
-    entries.find((e) => e.type === 'candidate-pair' && (e.selected || (e.nominated && e.state === 'succeeded')));
-  const stats = emptyStats();
-  stats.rttMs = scaled(num(pair?.currentRoundTripTime), 1000);
-  if (!inbound) return { stats, sample: null };
-  Object.assign(stats, {
-    width: num(inbound.frameWidth), height: num(inbound.frameHeight), fps: num(inbound.framesPerSecond),
-    packetsLost: num(inbound.packetsLost), framesDecoded: num(inbound.framesDecoded),
-    jitterMs: scaled(num(inbound.jitter), 1000), decoder: str(inbound.decoderImplementation),
-    codec: str(byId.get(inbound.codecId)?.mimeType)?.replace(/^video\//, '') ?? null,
-  });
-  const bytes = num(inbound.bytesReceived);
-  const timestamp = num(inbound.timestamp);
-  if (bytes === null || timestamp === null) return { stats, sample: null };
-  if (prev && timestamp > prev.timestamp && bytes >= prev.bytes) {
-    stats.bitrateKbps = Math.round(((bytes - prev.bytes) * 8) / (timestamp - prev.timestamp));
-  }
-  return { stats, sample: { bytes, timestamp } };
-}
 
 // WHEP I/O
 
@@ -235,12 +225,17 @@ function preferH264(transceiver) {
   } catch { /* the browser's default order will do */ }
 }
 
-/** @typedef {{ok: false, code: string, status: number, message: string}} Failure */
-/** @param {string} token @param {string} offer @returns {Promise<{ok: true, answer: string, location: string} | Failure>} */
-async function postOffer(token, offer) {
+/** @typedef {{ok: false, code: string, status: number, message: string, startsAt?: number|null}} Failure */
+/**
+ * @param {string} token @param {string|null} pin sent as `X-Deskbeam-Pin` @param {string} offer
+ * @returns {Promise<{ok: true, answer: string, location: string} | Failure>}
+ */
+async function postOffer(token, pin, offer) {
   let res;
   try {
+    /** @type {Record<string, string>} */
     const headers = { 'Content-Type': 'application/sdp', Authorization: `Bearer ${token}` };
+    if (pin) headers['X-Deskbeam-Pin'] = pin;
     res = await fetch('/whep', { method: 'POST', headers, body: offer, cache: 'no-store' });
   } catch {
     return { ok: false, code: 'network', status: 0, message: '' };
@@ -254,7 +249,7 @@ async function postOffer(token, offer) {
   /** @type {any} */ let body = null;
   try { body = JSON.parse(text); } catch { /* not the JSON error body (a proxy's page, say) */ }
   const code = str(body?.error?.code) ?? `http_${res.status}`;
-  return { ok: false, code, status: res.status, message: str(body?.error?.message) ?? '' };
+  return { ok: false, code, status: res.status, message: str(body?.error?.message) ?? '', startsAt: num(body?.error?.starts_at) };
 }
 
 /** Ends a viewer resource; survives page unload. @param {string} location @param {string} token */
@@ -270,9 +265,10 @@ function deleteResource(location, token) {
  * `onLost`; after `close()` it reports nothing.
  */
 class Session {
-  /** @param {string} token @param {Handlers} handlers */
-  constructor(token, handlers) {
+  /** @param {string} token @param {string|null} pin @param {Handlers} handlers */
+  constructor(token, pin, handlers) {
     this.token = token;
+    this.pin = pin;
     this.handlers = handlers;
     this.pc = new RTCPeerConnection({ iceServers: [] });
     /** @type {string|null} */ this.location = null;
@@ -280,7 +276,7 @@ class Session {
     this.lost = false;
     /** @type {number|undefined} */ this.graceTimer = undefined;
     /** @type {number|undefined} */ this.connectTimer = undefined;
-    /** @type {StatsSample|null} */ this.lastSample = null;
+    /** @type {import('./input.js').StatsSample|null} */ this.lastSample = null;
   }
 
   /** @returns {Promise<{ok: true} | Failure>} */
@@ -295,7 +291,7 @@ class Session {
       await pc.setLocalDescription(await pc.createOffer());
       await iceGatheringDone(pc, ICE_GATHERING_MAX_MS);
       if (this.closed) return { ok: true };
-      const result = await postOffer(this.token, pc.localDescription?.sdp ?? '');
+      const result = await postOffer(this.token, this.pin, pc.localDescription?.sdp ?? '');
       if (!result.ok) return result;
       this.location = result.location;
       if (this.closed) { // left or expired while the server was answering
@@ -365,6 +361,7 @@ class Viewer {
     this.token = token;
     this.claims = claims;
     /** @type {ViewerState} */ this.state = 'idle';
+    /** @type {string|null} The PIN entered, sent with every offer (reconnects too). */ this.pin = null;
     this.everConnected = false;
     this.attempt = 0;
     /** @type {Session|null} */ this.session = null;
@@ -378,8 +375,9 @@ class Viewer {
     if (!decision) return false;
     this.state = decision.state;
     if (decision.state === 'connected') Object.assign(this, { everConnected: true, attempt: 0 });
-    if (isStopped(decision.state)) this.stop();
-    if (decision.retry) this.scheduleRetry();
+    if (isStopped(decision.state)) { this.suspend(); this.ui.reset(); } // DELETE included
+    if (decision.state === 'pin' || decision.state === 'locked') this.pin = null;
+    if (decision.retry) this.scheduleRetry(decision.retryAt);
     this.ui.render(decision);
     return true;
   }
@@ -391,7 +389,7 @@ class Viewer {
 
   async connect() {
     this.session?.close();
-    const session = new Session(this.token, {
+    const session = new Session(this.token, this.pin, {
       onTrack: (track) => this.ui.showTrack(track),
       onChannel: (channel) => this.ui.remote.attach(channel),
       onConnected: () => { if (this.session === session) this.dispatch({ type: 'connected' }); },
@@ -399,20 +397,26 @@ class Viewer {
     });
     this.session = session;
     const result = await session.negotiate();
-    if (this.session === session && !result.ok) this.dispatch({ type: 'failed', ...result });
+    if (this.session !== session || result.ok) return;
+    const nbf = this.claims?.nbf ?? 0; // a link that starts later: the server's `starts_at`, else `nbf` if ahead
+    const later = result.code === 'link_not_started' ? result.startsAt ?? (nbf > Date.now() / 1000 ? nbf : null) : null;
+    this.dispatch({ type: 'failed', ...result, startsAt: later });
   }
 
-  scheduleRetry() {
+  /** @param {string} pin digits the viewer typed */
+  submitPin(pin) {
+    this.pin = pin;
+    if (this.dispatch({ type: 'pin' })) void this.connect();
+  }
+
+  /** Retries after the backoff, or (for a link that starts later) just after `retryAt`, at most an hour on. @param {number} [retryAt] */
+  scheduleRetry(retryAt) {
     this.suspend();
     const base = backoffMs(this.attempt++);
-    const delay = Math.min(15_000, Math.max(1000, base * (0.85 + 0.3 * Math.random())));
+    const delay = retryAt === undefined
+      ? Math.min(15_000, Math.max(1000, base * (0.85 + 0.3 * Math.random())))
+      : Math.min(3_600_000, Math.max(1000, retryAt * 1000 - Date.now() + 500));
     this.retryTimer = setTimeout(() => { if (!isStopped(this.state)) void this.connect(); }, delay);
-  }
-
-  /** Tears down the connection (DELETE included) without changing state. */
-  stop() {
-    this.suspend();
-    this.ui.reset();
   }
 
   /** Seconds until the link expires (Infinity if unknown). */
@@ -446,14 +450,6 @@ class Viewer {
 
 // UI
 
-/** @param {ViewerStats} s @param {string} key */
-function formatStat(s, key) {
-  const units = /** @type {Record<string, string>} */ ({ fps: ' fps', bitrateKbps: ' kbps', rttMs: ' ms', jitterMs: ' ms' });
-  if (key === 'resolution') return s.width && s.height ? `${s.width} × ${s.height}` : '—';
-  const value = s[/** @type {keyof ViewerStats} */ (key)];
-  return value === null || value === undefined ? '—' : `${value}${units[key] ?? ''}`;
-}
-
 class Ui {
   constructor() {
     this.video = $('#video', HTMLVideoElement);
@@ -462,6 +458,8 @@ class Ui {
     this.message = $('#message', HTMLElement);
     this.statsPanel = $('#stats', HTMLElement);
     this.expiry = $('#expiry', HTMLElement);
+    this.pinForm = $('#pin-form', HTMLFormElement);
+    this.pinInput = $('#pin', HTMLInputElement);
     /** @type {DeskbeamGlobal} */ this.global = { state: 'idle', lastError: null, stats: emptyStats() };
     /** @type {Window & {deskbeam?: DeskbeamGlobal}} */ (window).deskbeam = this.global;
     this.remote = new Remote(this.video, this.global);
@@ -474,10 +472,12 @@ class Ui {
     Object.assign(this.global, { state: d.state, lastError: d.error });
     this.message.textContent = d.message;
     document.title = `Deskbeam — ${d.state === 'connected' ? 'watching' : d.state}`;
-    const hopeless = ['missing_token', 'invalid_token'].includes(d.error?.code ?? ''); // same link, same answer
-    const retry = d.state === 'error' && !hopeless ? 'Try again' : d.state === 'ended' ? 'Rejoin' : '';
+    const hopeless = ['missing_token', 'invalid_token', 'link_used'].includes(d.error?.code ?? ''); // same link, same answer
+    const retry = d.state === 'error' && !hopeless ? 'Try again' : ['ended', 'kicked'].includes(d.state) ? 'Rejoin' : '';
     Object.assign($('[data-action="retry"]', HTMLButtonElement), { hidden: retry === '', textContent: retry });
     $('[data-action="leave"]', HTMLButtonElement).disabled = isStopped(d.state);
+    this.pinForm.hidden = d.state !== 'pin';
+    if (d.state === 'pin') Object.assign(this.pinInput, { value: '' }).focus();
   }
 
   /** @param {LinkClaims|null} claims */
@@ -541,15 +541,11 @@ class Ui {
     this.video.style.height = actual && h ? `${h / dpr}px` : '';
   }
 
+  /** Full screen for the screen area; on iPhone Safari (only a video element can) for the video. */
   toggleFullscreen() {
-    if (document.fullscreenElement) {
-      document.exitFullscreen().catch(() => {});
-    } else if (this.viewport.requestFullscreen) {
-      this.viewport.requestFullscreen().catch(() => {});
-    } else {
-      // iPhone Safari: only a video element can go full screen.
-      /** @type {HTMLVideoElement & {webkitEnterFullscreen?: () => void}} */ (this.video).webkitEnterFullscreen?.();
-    }
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+    else if (this.viewport.requestFullscreen) this.viewport.requestFullscreen().catch(() => {});
+    else /** @type {HTMLVideoElement & {webkitEnterFullscreen?: () => void}} */ (this.video).webkitEnterFullscreen?.();
   }
 
   /** Toolbar buttons (`data-action`) and keys: 1 = actual size, f = full screen, s = stats. @param {Viewer} viewer */
@@ -566,10 +562,13 @@ class Ui {
     });
     document.addEventListener('keydown', (e) => {
       const run = actions[keys[e.key.toLowerCase()] ?? ''];
-      if (!run || e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+      if (!run || e.ctrlKey || e.metaKey || e.altKey || e.repeat || e.target instanceof HTMLInputElement) return;
       e.preventDefault();
       run();
     });
+    this.pinForm.addEventListener('submit', (e) => { e.preventDefault(); viewer.submitPin(this.pinInput.value.trim()); });
+    this.pinInput.addEventListener('input', () => { this.pinInput.value = this.pinInput.value.replace(/[^0-9]/g, ''); });
+    this.remote.onClosing = (reason) => viewer.dispatch({ type: 'closing', reason });
     this.video.addEventListener('resize', () => this.applyActualSize());
     window.addEventListener('resize', () => this.applyActualSize());
     document.addEventListener('fullscreenchange', () => this.setPressed('fullscreen', !!document.fullscreenElement));

@@ -301,6 +301,7 @@ const CHECKS = [
     await page.goto(`${server.base}/view`);
     const failures = await page.evaluate(async () => {
       const m = await import('/assets/viewer.js');
+      const { computeStats } = await import('/assets/input.js');
       /** @type {string[]} */ const bad = [];
       const eq = (/** @type {any} */ a, /** @type {any} */ b, /** @type {string} */ what) => {
         if (JSON.stringify(a) !== JSON.stringify(b)) bad.push(`${what}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`);
@@ -310,7 +311,7 @@ const CHECKS = [
       eq(m.tokenFromHash('#token=a.b.c'), 'a.b.c', 'hash token=');
       eq(m.tokenFromHash(''), null, 'empty hash');
       for (const junk of ['', 'x', 'a.%%%.c', 'a.bnVsbA.c', 'a.WzFd.c', 'a.__-_.c']) eq(m.decodeClaims(junk), null, `claims ${junk}`);
-      eq(m.decodeClaims('x.eyJzY29wZSI6InZpZXciLCJleHAiOjEyM30.y'), { scope: 'view', exp: 123 }, 'claims');
+      eq(m.decodeClaims('x.eyJzY29wZSI6InZpZXciLCJleHAiOjEyM30.y'), { scope: 'view', exp: 123, nbf: null }, 'claims');
       eq(m.formatRemaining(42), '42 s', 'fmt s');
       eq(m.formatRemaining(245), '4:05', 'fmt m');
       eq(m.formatRemaining(7500), '2 h 05 min', 'fmt h');
@@ -332,7 +333,7 @@ const CHECKS = [
       eq(t('ended', { type: 'start' }), 'connecting', 'rejoin');
       eq(t('connected', { type: 'expired' }), 'expired', 'expiry while watching');
       eq(m.classifyError('host_offline', 503, '').message, 'The shared computer is not connected right now — retrying…', 'offline text');
-      const stats = m.computeStats([
+      const stats = computeStats([
         { id: 'i', type: 'inbound-rtp', kind: 'video', frameWidth: 640, frameHeight: 360, framesPerSecond: 30,
           bytesReceived: 2000, timestamp: 2000, packetsLost: 1, codecId: 'c' },
         { id: 'c', type: 'codec', mimeType: 'video/H264' },

@@ -5,9 +5,12 @@
  * downloads a browser) and reports what the page shows, as JSON lines on stdout. Used by the
  * Rust end-to-end tests.
  *
- *   node tests/browser/view.mjs --url URL [--mode pixels|expired|control|control-denied|view-input]
+ *   node tests/browser/view.mjs --url URL [--mode pixels|expired|ended|control|control-denied|view-input]
  *        [--timeout-ms 30000] [--samples "x1,y1;x2,y2" ...] [--watch-ms N [--poll-ms M]]
- *        [--click fx,fy ...] [--type TEXT] [--enter] [--hold-ms 500] [--chromium PATH]
+ *        [--click fx,fy ...] [--type TEXT] [--enter] [--hold-ms 500] [--pin DIGITS] [--chromium PATH]
+ *
+ * --pin   when the viewer asks for a PIN (state "pin"), types DIGITS into its form and submits it,
+ *         once: if it asks again (wrong PIN) or there is no --pin, that is a failure. Any mode.
  *
  * pixels  (default) waits for body[data-state=connected] and a rendered frame, draws the video at
  *         its native size into a canvas and averages a 16x16 block at each sample point (x, y are
@@ -15,6 +18,8 @@
  *         {"ok":true,"width":W,"height":H,"samples":[{"x","y","px","py","r","g","b"}],"state","stats"}
  *         With --watch-ms N it prints such a line (plus "t_ms") every --poll-ms (default 500) for N ms.
  * expired waits for state "expired"; prints {"ok":true,"state":"expired","message":"<#message text>"}.
+ * ended   waits for any state the viewer ends in without retrying on its own: revoked, expired,
+ *         kicked, ended or locked (not error); prints {"ok":true,"state":S,"message":"<#message text>"}.
  * control waits for a frame, clicks "Request control" and waits for body[data-control=granted];
  *         then, with the real mouse, clicks each --click point (fractions of the picture, not of
  *         the letterboxed element), types --type TEXT (page.keyboard.type, 20 ms apart) and presses
@@ -45,18 +50,20 @@ const CHROMIUM_ARGS = [
   '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns',
   '--autoplay-policy=no-user-gesture-required',
 ];
-const FINAL_STATES = ['expired', 'revoked', 'error', 'ended'];
+const FINAL_STATES = ['expired', 'revoked', 'locked', 'kicked', 'error', 'ended'];
+/** Where --mode ended may settle: the viewer stopped for a reason it shows (not an error). */
+const ENDED_STATES = ['revoked', 'expired', 'kicked', 'ended', 'locked'];
 const BLOCK = 16;
 
 /** @typedef {{x: number, y: number}} Point */
-/** @typedef {'pixels'|'expired'|'control'|'control-denied'|'view-input'} Mode */
+/** @typedef {'pixels'|'expired'|'ended'|'control'|'control-denied'|'view-input'} Mode */
 /**
  * @typedef {{url: string, mode: Mode, timeoutMs: number, samples: Point[], watchMs: number,
  *   pollMs: number, clicks: Point[], type: string|null, enter: boolean, holdMs: number,
- *   chromium: string}} Config
+ *   pin: string|null, chromium: string}} Config
  */
 /** @type {ReadonlyArray<string>} */
-const MODES = ['pixels', 'expired', 'control', 'control-denied', 'view-input'];
+const MODES = ['pixels', 'expired', 'ended', 'control', 'control-denied', 'view-input'];
 
 class UsageError extends Error {}
 /** The viewer did not get where it should; `reason` says why. */
@@ -67,7 +74,7 @@ function parseArgs(argv) {
   /** @type {Config} */
   const config = {
     url: '', mode: 'pixels', timeoutMs: 30_000, samples: [], watchMs: 0, pollMs: 500,
-    clicks: [], type: null, enter: false, holdMs: 500, chromium: '/usr/bin/chromium',
+    clicks: [], type: null, enter: false, holdMs: 500, pin: null, chromium: '/usr/bin/chromium',
   };
   const int = (/** @type {string} */ flag, /** @type {string|undefined} */ v) => {
     const n = Number(v);
@@ -96,6 +103,12 @@ function parseArgs(argv) {
       case '--click': config.clicks.push(...parsePoints(value())); break;
       case '--type': config.type = value(); break;
       case '--enter': config.enter = true; break;
+      case '--pin': {
+        const pin = value();
+        if (!/^[0-9]{4,12}$/.test(pin)) throw new UsageError(`--pin needs 4 to 12 digits, got ${pin}`);
+        config.pin = pin;
+        break;
+      }
       case '--hold-ms': {
         const v = value();
         config.holdMs = Number(v);
@@ -149,6 +162,23 @@ async function pageStatus(page) {
   });
 }
 
+/** The PIN to type when the viewer asks (--pin; set once by `run`), and whether it was typed. */
+const pinEntry = { digits: /** @type {string|null} */ (null), entered: false };
+
+/**
+ * If the viewer shows its PIN form, types --pin into it and submits, once; a second request
+ * means the PIN was refused.
+ * @param {import('playwright-core').Page} page @param {{state: string|null, message: string|null}|null} status
+ */
+async function answerPin(page, status) {
+  if (status?.state !== 'pin') return;
+  if (pinEntry.digits === null) throw new Failure(`the link asks for a PIN (pass --pin): ${status.message}`);
+  if (pinEntry.entered) throw new Failure(`the PIN was refused: ${status.message}`);
+  pinEntry.entered = true;
+  await page.fill('#pin', pinEntry.digits);
+  await page.press('#pin', 'Enter');
+}
+
 /**
  * Polls until the viewer is in `target`; fails early if it settles in another final state.
  * @param {import('playwright-core').Page} page @param {string} target @param {number} deadline
@@ -157,6 +187,7 @@ async function waitForState(page, target, deadline) {
   for (;;) {
     const status = await pageStatus(page).catch(() => null);
     if (status?.state === target) return status;
+    await answerPin(page, status);
     if (status?.state && FINAL_STATES.includes(status.state)) {
       throw new Failure(`viewer settled in state "${status.state}" while waiting for "${target}"`);
     }
@@ -247,6 +278,18 @@ async function runExpired(page, deadline) {
   emit({ ok: true, state, message });
 }
 
+/** Waits until the viewer stops for a reason it shows (ENDED_STATES). @param {import('playwright-core').Page} page @param {number} deadline */
+async function runEnded(page, deadline) {
+  for (;;) {
+    const status = await pageStatus(page).catch(() => null);
+    if (status?.state && ENDED_STATES.includes(status.state)) return emit({ ok: true, state: status.state, message: status.message });
+    await answerPin(page, status);
+    if (status?.state === 'error') throw new Failure(`viewer settled in state "error" while waiting for it to end`);
+    if (Date.now() >= deadline) throw new Failure(`timed out waiting for one of ${ENDED_STATES.join(', ')}`);
+    await sleep(100);
+  }
+}
+
 // ---- Remote control ----------------------------------------------------------------------
 
 /** @typedef {{state: string, canRequest: boolean, holder: string|null, reason: string|null, seq: number}} Control */
@@ -272,7 +315,9 @@ async function waitForControl(page, done, deadline, what) {
   for (;;) {
     const status = await controlStatus(page).catch(() => null);
     if (status && done(status.control)) return status;
-    const { state } = (await pageStatus(page).catch(() => null)) ?? {};
+    const viewer = await pageStatus(page).catch(() => null);
+    await answerPin(page, viewer);
+    const state = viewer?.state;
     if (state && FINAL_STATES.includes(state)) throw new Failure(`viewer settled in state "${state}" while waiting for ${what}`);
     if (Date.now() >= deadline) {
       throw new Failure(`timed out waiting for ${what} (control ${JSON.stringify(status?.control ?? null)})`);
@@ -390,6 +435,7 @@ async function runViewInput(page, config, deadline) {
 /** @param {Config} config @returns {Promise<number>} exit code */
 async function run(config) {
   const deadline = Date.now() + config.timeoutMs;
+  pinEntry.digits = config.pin;
   const profile = await mkdtemp(join(tmpdir(), 'deskbeam-view-'));
   /** @type {import('playwright-core').BrowserContext | undefined} */
   let context;
@@ -424,6 +470,7 @@ async function run(config) {
     });
     await page.goto(config.url, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadline - Date.now()) });
     if (config.mode === 'expired') await runExpired(page, deadline);
+    else if (config.mode === 'ended') await runEnded(page, deadline);
     else if (config.mode === 'control') await runControl(page, config, deadline);
     else if (config.mode === 'control-denied') await runControlDenied(page, deadline);
     else if (config.mode === 'view-input') await runViewInput(page, config, deadline);
