@@ -50,8 +50,10 @@ pub mod codes {
     pub const LINK_USED: &str = "link_used";
     /// A cookie-authenticated request without the session's `X-CSRF-Token`.
     pub const CSRF_FAILED: &str = "csrf_failed";
-    /// Wrong user name, password or second-factor code.
-    pub const LOGIN_FAILED: &str = "login_failed";
+    /// Wrong user name or password.
+    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
+    /// The second-factor (TOTP) code was wrong.
+    pub const TOTP_INVALID: &str = "totp_invalid";
     /// Too many failed logins for the account or the address (429, `Retry-After`).
     pub const LOGIN_LOCKED: &str = "login_locked";
     /// The account has a second factor and the login carried no code.
@@ -60,8 +62,8 @@ pub mod codes {
     pub const FORBIDDEN: &str = "forbidden";
 }
 
-/// `POST /api/links`: a new viewer link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /api/links`: a new viewer link. `Debug` never shows the PIN.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateLinkRequest {
     pub ttl_secs: u64,
     pub scope: crate::Scope,
@@ -134,4 +136,19 @@ pub struct ViewerInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewerList {
     pub viewers: Vec<ViewerInfo>,
+}
+
+impl std::fmt::Debug for CreateLinkRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateLinkRequest")
+            .field("ttl_secs", &self.ttl_secs)
+            .field("scope", &self.scope)
+            .field("max_viewers", &self.max_viewers)
+            .field("label", &self.label)
+            .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
+            .field("single_use", &self.single_use)
+            .field("starts_at", &self.starts_at)
+            .field("host_id", &self.host_id)
+            .finish()
+    }
 }

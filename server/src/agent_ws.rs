@@ -19,11 +19,13 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tracing::Instrument;
 
+use crate::audit::{self, kinds, Event, Throttle};
 use crate::auth::authorize_host;
 use crate::error::ApiError;
 use crate::hub::{self, AgentSender, OfferOutcome, Resolved};
 use crate::links::LinkRequest;
 use crate::state::AppState;
+use deskbeam_proto::token::HostClaims;
 
 /// Frames queued for one agent before senders wait.
 const OUTBOX: usize = 64;
@@ -33,6 +35,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// …and drops a connection silent for this long.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How often a connection re-checks that its host token was not revoked.
+const TOKEN_RECHECK: Duration = Duration::from_secs(5);
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -54,18 +58,25 @@ pub async fn agent_socket(
     let span = tracing::info_span!("agent", host_id = %claims.sub);
     ws.max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| run_connection(socket, state, claims.sub).instrument(span))
+        .on_upgrade(move |socket| run_connection(socket, state, claims).instrument(span))
 }
 
 /// One registered agent connection, as the reader sees it.
 struct Conn {
     state: AppState,
     host_id: String,
+    /// Id of the host token the connection opened with (re-checked for revocation).
+    jti: String,
     conn_id: u64,
     tx: AgentSender,
+    /// Limits `input_rejected` audit rows per viewer.
+    throttle: std::sync::Mutex<Throttle>,
 }
 
-async fn run_connection(socket: WebSocket, state: AppState, host_id: String) {
+async fn run_connection(socket: WebSocket, state: AppState, claims: HostClaims) {
+    let HostClaims {
+        sub: host_id, jti, ..
+    } = claims;
     let (mut sink, mut stream) = socket.split();
     let name = match handshake(&mut stream).await {
         Ok(name) => name,
@@ -93,12 +104,24 @@ async fn run_connection(socket: WebSocket, state: AppState, host_id: String) {
     let conn = Conn {
         state,
         host_id,
+        jti,
         conn_id: registration.conn_id,
         tx,
+        throttle: std::sync::Mutex::new(Throttle::default()),
     };
     read_loop(&conn, &mut stream, registration.kick).await;
 
-    conn.state.hub().unregister(&conn.host_id, conn.conn_id);
+    for (viewer_id, v) in conn.state.hub().unregister(&conn.host_id, conn.conn_id) {
+        conn.state.audit(
+            Event::new(kinds::VIEWER_LEFT)
+                .actor("server")
+                .host(&conn.host_id)
+                .link(v.link_id)
+                .viewer(viewer_id)
+                .address(v.address)
+                .detail(serde_json::json!({ "reason": "agent disconnected" })),
+        );
+    }
     drop(conn);
     let _ = done_tx.send(());
     let _ = writer.await;
@@ -160,15 +183,38 @@ fn text(msg: &ServerMessage) -> Message {
     Message::Text(msg.to_json().into())
 }
 
+/// True while the connection's host token is still valid (not revoked from the CLI).
+fn token_still_valid(conn: &Conn) -> bool {
+    match conn.state.store().host_token_valid(&conn.jti) {
+        Ok(Some(host_id)) => host_id == conn.host_id,
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not re-check the host token; keeping the connection");
+            true
+        }
+    }
+}
+
 async fn read_loop(conn: &Conn, stream: &mut Stream, kick: Arc<Notify>) {
+    let mut recheck = tokio::time::interval(TOKEN_RECHECK);
+    recheck.tick().await;
+    let mut deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
     loop {
         let next = tokio::select! {
             _ = kick.notified() => {
                 tracing::info!("connection closed by the server (replaced or shutting down)");
                 return;
             }
-            next = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => next,
+            _ = recheck.tick() => {
+                if !token_still_valid(conn) {
+                    tracing::warn!("host token revoked; closing the agent connection");
+                    return;
+                }
+                continue;
+            }
+            next = tokio::time::timeout_at(deadline, stream.next()) => next,
         };
+        deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
         let reply = match next {
             Err(_) => {
                 tracing::warn!("agent silent for too long; dropping it");
@@ -213,11 +259,7 @@ fn handle(conn: &Conn, msg: AgentMessage) -> Option<ServerMessage> {
             ttl_secs,
             max_viewers,
         } => {
-            let req = LinkRequest {
-                scope,
-                ttl_secs,
-                max_viewers,
-            };
+            let req = LinkRequest::basic(scope, ttl_secs, max_viewers);
             Some(create_link(conn, request_id, &req))
         }
         AgentMessage::Answer { viewer_id, sdp } => {
@@ -233,19 +275,82 @@ fn handle(conn: &Conn, msg: AgentMessage) -> Option<ServerMessage> {
             resolve(conn, &viewer_id, OfferOutcome::Rejected { code, message })
         }
         AgentMessage::ViewerGone { viewer_id, reason } => {
-            let known = hub.viewer_gone(&conn.host_id, conn.conn_id, &viewer_id);
-            tracing::info!(viewer_id, reason, known, "agent reports viewer gone");
+            let gone = hub.viewer_gone(&conn.host_id, conn.conn_id, &viewer_id);
+            tracing::info!(
+                viewer_id,
+                reason,
+                known = gone.is_some(),
+                "agent reports viewer gone"
+            );
+            if let Some(v) = gone {
+                conn.state.audit(
+                    Event::new(kinds::VIEWER_LEFT)
+                        .actor(format!("host:{}", conn.host_id))
+                        .host(&conn.host_id)
+                        .link(v.link_id)
+                        .viewer(viewer_id)
+                        .address(v.address)
+                        .detail(serde_json::json!({ "reason": clip(&reason) })),
+                );
+            }
             None
         }
-        AgentMessage::Audit { event, viewer_id, .. } => {
-            tracing::info!(?event, viewer_id, "agent audit event");
+        AgentMessage::Audit {
+            event,
+            viewer_id,
+            detail,
+        } => {
+            record_agent_event(conn, event, viewer_id, &detail);
             None
         }
     }
 }
 
+/// At most this many characters of agent-supplied text reach the audit log.
+const MAX_DETAIL_CHARS: usize = 500;
+
+fn clip(text: &str) -> String {
+    text.chars().take(MAX_DETAIL_CHARS).collect()
+}
+
+/// Records an agent's audit event; `input_rejected` at most once per viewer per 10 s. A viewer
+/// id that is not one of this host's viewers is recorded as given but without a link.
+fn record_agent_event(
+    conn: &Conn,
+    event: deskbeam_proto::signal::AuditKind,
+    viewer_id: Option<String>,
+    detail: &str,
+) {
+    let kind = audit::agent_kind(event);
+    let now = conn.state.now_unix();
+    if event == deskbeam_proto::signal::AuditKind::InputRejected {
+        let key = viewer_id.clone().unwrap_or_default();
+        let mut throttle = conn
+            .throttle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !throttle.allow(&key, now) {
+            return;
+        }
+    }
+    tracing::info!(kind, viewer_id, "agent audit event");
+    let mut e = Event::new(kind)
+        .actor(format!("host:{}", conn.host_id))
+        .host(&conn.host_id)
+        .detail(serde_json::json!({ "detail": clip(detail) }));
+    if let Some(id) = viewer_id {
+        let viewer = conn.state.hub().viewer(&id);
+        if let Some(v) = viewer.filter(|v| v.host_id == conn.host_id) {
+            e = e.link(v.link_id).address(v.address);
+        }
+        e = e.viewer(clip(&id));
+    }
+    conn.state.audit(e);
+}
+
 fn create_link(conn: &Conn, request_id: u64, req: &LinkRequest) -> ServerMessage {
-    match conn.state.create_link(&conn.host_id, req) {
+    let actor = format!("host:{}", conn.host_id);
+    match conn.state.create_link(&conn.host_id, req, &actor) {
         Ok(link) => ServerMessage::LinkCreated {
             request_id,
             link_id: link.link_id,

@@ -10,7 +10,7 @@ use tracing::Level;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{agent_ws, assets, whep};
+use crate::{agent_ws, api, assets, whep};
 
 /// The whole application, ready for `axum::serve` or `oneshot` tests.
 pub fn app(state: AppState) -> Router {
@@ -22,6 +22,7 @@ pub fn app(state: AppState) -> Router {
         .on_response(DefaultOnResponse::new().level(Level::INFO));
     Router::new()
         .route("/api/agent", get(agent_ws::agent_socket))
+        .merge(api::routes())
         .merge(whep::routes())
         .merge(assets::routes())
         .fallback(not_found)

@@ -1,5 +1,5 @@
-//! The viewer page and its assets (embedded at build time), the landing page and `/healthz`,
-//! all with strict security headers.
+//! The viewer page, the login and dashboard pages and their assets (embedded at build time), the
+//! landing page and `/healthz`, all with strict security headers.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
@@ -14,6 +14,10 @@ const VIEWER_HTML: &str = include_str!("../../web/index.html");
 const VIEWER_JS: &str = include_str!("../../web/viewer.js");
 const VIEWER_CSS: &str = include_str!("../../web/viewer.css");
 const INPUT_JS: &str = include_str!("../../web/input.js");
+const LOGIN_HTML: &str = include_str!("../../web/login.html");
+const DASHBOARD_HTML: &str = include_str!("../../web/dashboard.html");
+const DASHBOARD_JS: &str = include_str!("../../web/dashboard.js");
+const DASHBOARD_CSS: &str = include_str!("../../web/dashboard.css");
 
 /// No inline script or style anywhere: the CSP below forbids both.
 const LANDING_HTML: &str = "<!doctype html>
@@ -56,6 +60,22 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/assets/viewer.css",
             get(|| page("text/css; charset=utf-8", VIEWER_CSS)),
+        )
+        .route(
+            "/login",
+            get(|| page("text/html; charset=utf-8", LOGIN_HTML)),
+        )
+        .route(
+            "/dashboard",
+            get(|| page("text/html; charset=utf-8", DASHBOARD_HTML)),
+        )
+        .route(
+            "/assets/dashboard.js",
+            get(|| page("text/javascript; charset=utf-8", DASHBOARD_JS)),
+        )
+        .route(
+            "/assets/dashboard.css",
+            get(|| page("text/css; charset=utf-8", DASHBOARD_CSS)),
         )
         .route("/healthz", get(|| page("text/plain; charset=utf-8", "ok")))
         .layer(middleware::from_fn(security_headers))

@@ -40,6 +40,28 @@ pub enum ApiError {
     AgentRejected(String),
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("this link needs a PIN")]
+    PinRequired,
+    #[error("the PIN is wrong")]
+    PinInvalid,
+    #[error("too many wrong PINs; try again later")]
+    PinLocked { retry_after: u64 },
+    #[error("the link is not valid yet")]
+    LinkNotStarted,
+    #[error("the link was already used")]
+    LinkUsed,
+    #[error("missing or wrong X-CSRF-Token")]
+    CsrfFailed,
+    #[error("wrong user name or password")]
+    InvalidCredentials,
+    #[error("the one-time code is wrong")]
+    TotpInvalid,
+    #[error("too many failed logins; try again later")]
+    LoginLocked { retry_after: u64 },
+    #[error("a one-time code is required")]
+    TotpRequired,
+    #[error("not allowed")]
+    Forbidden,
     /// The cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -51,7 +73,15 @@ impl ApiError {
             Self::MissingToken | Self::InvalidToken | Self::TokenExpired | Self::LinkRevoked => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::LinkFull => StatusCode::FORBIDDEN,
+            Self::PinRequired
+            | Self::PinInvalid
+            | Self::LinkNotStarted
+            | Self::LinkUsed
+            | Self::InvalidCredentials
+            | Self::TotpInvalid
+            | Self::TotpRequired => StatusCode::UNAUTHORIZED,
+            Self::PinLocked { .. } | Self::LoginLocked { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::LinkFull | Self::CsrfFailed | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::HostOffline => StatusCode::SERVICE_UNAVAILABLE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -81,6 +111,17 @@ impl ApiError {
             Self::AgentRejected(_) => codes::AGENT_REJECTED,
             Self::BadRequest(_) => codes::BAD_REQUEST,
             Self::Internal(_) => codes::INTERNAL,
+            Self::PinRequired => codes::PIN_REQUIRED,
+            Self::PinInvalid => codes::PIN_INVALID,
+            Self::PinLocked { .. } => codes::PIN_LOCKED,
+            Self::LinkNotStarted => codes::LINK_NOT_STARTED,
+            Self::LinkUsed => codes::LINK_USED,
+            Self::CsrfFailed => codes::CSRF_FAILED,
+            Self::InvalidCredentials => codes::INVALID_CREDENTIALS,
+            Self::TotpInvalid => codes::TOTP_INVALID,
+            Self::LoginLocked { .. } => codes::LOGIN_LOCKED,
+            Self::TotpRequired => codes::TOTP_REQUIRED,
+            Self::Forbidden => codes::FORBIDDEN,
         }
     }
 
@@ -104,15 +145,23 @@ impl IntoResponse for ApiError {
         }
         let status = self.status();
         let mut response = (status, Json(self.body())).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = match self {
-                Self::MissingToken => "Bearer",
-                _ => "Bearer error=\"invalid_token\"",
-            };
+        let challenge = match self {
+            Self::MissingToken => Some("Bearer"),
+            Self::InvalidToken | Self::TokenExpired | Self::LinkRevoked => {
+                Some("Bearer error=\"invalid_token\"")
+            }
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),
             );
+        }
+        if let Self::PinLocked { retry_after } | Self::LoginLocked { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use deskbeam_proto::signal::{ServerMessage, ViewerId};
+use deskbeam_proto::Scope;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 /// Channel to one agent connection's writer task.
@@ -41,6 +42,11 @@ pub struct OfferRequest {
     pub link_id: String,
     pub max_viewers: u32,
     pub expires_at: u64,
+    pub scope: Scope,
+    /// Client address of the WHEP request.
+    pub address: Option<String>,
+    /// When the offer arrived (Unix seconds).
+    pub since: u64,
 }
 
 /// A routed offer: where to send it and where its outcome will arrive.
@@ -57,6 +63,18 @@ pub struct ActiveViewer {
     pub conn_id: u64,
     pub link_id: String,
     pub expires_at: u64,
+    pub scope: Scope,
+    pub address: Option<String>,
+    pub since: u64,
+}
+
+/// A viewer (or a still-pending offer) taken out of the hub, and where to send its close.
+#[derive(Debug)]
+pub struct Removed {
+    pub viewer_id: ViewerId,
+    /// `None` for an offer that was still waiting for its answer.
+    pub viewer: Option<ActiveViewer>,
+    pub agent: Option<AgentSender>,
 }
 
 /// What resolving an offer did.
@@ -87,10 +105,8 @@ struct AgentHandle {
 
 #[derive(Debug)]
 struct PendingOffer {
-    host_id: String,
     conn_id: u64,
-    link_id: String,
-    expires_at: u64,
+    viewer: ActiveViewer,
     reply: oneshot::Sender<OfferOutcome>,
 }
 
@@ -112,11 +128,19 @@ impl HubState {
         self.agents.get(host_id).map(|a| a.tx.clone())
     }
 
+    /// The sender of the connection serving `viewer`, if that connection is still the host's.
+    fn agent_of(&self, viewer: &ActiveViewer) -> Option<AgentSender> {
+        self.agents
+            .get(&viewer.host_id)
+            .filter(|a| a.conn_id == viewer.conn_id)
+            .map(|a| a.tx.clone())
+    }
+
     fn viewers_of_link(&self, link_id: &str) -> usize {
         let pending = self
             .pending
             .values()
-            .filter(|p| p.link_id == link_id)
+            .filter(|p| p.viewer.link_id == link_id)
             .count();
         pending
             + self
@@ -126,12 +150,12 @@ impl HubState {
                 .count()
     }
 
-    /// Ends everything that belonged to one agent connection.
-    fn drop_connection(&mut self, host_id: &str, conn_id: u64) {
+    /// Ends everything that belonged to one agent connection; returns the viewers it dropped.
+    fn drop_connection(&mut self, host_id: &str, conn_id: u64) -> Vec<(ViewerId, ActiveViewer)> {
         let failed: Vec<ViewerId> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.host_id == host_id && p.conn_id == conn_id)
+            .filter(|(_, p)| p.viewer.host_id == host_id && p.conn_id == conn_id)
             .map(|(id, _)| id.clone())
             .collect();
         for id in failed {
@@ -139,8 +163,16 @@ impl HubState {
                 let _ = p.reply.send(OfferOutcome::HostOffline);
             }
         }
-        self.viewers
-            .retain(|_, v| !(v.host_id == host_id && v.conn_id == conn_id));
+        let dropped: Vec<ViewerId> = self
+            .viewers
+            .iter()
+            .filter(|(_, v)| v.host_id == host_id && v.conn_id == conn_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        dropped
+            .into_iter()
+            .filter_map(|id| self.viewers.remove(&id).map(|v| (id, v)))
+            .collect()
     }
 }
 
@@ -192,8 +224,9 @@ impl Hub {
         Registration { conn_id, kick }
     }
 
-    /// Forgets a closed connection (no-op for the host's entry if a newer one replaced it).
-    pub fn unregister(&self, host_id: &str, conn_id: u64) {
+    /// Forgets a closed connection (no-op for the host's entry if a newer one replaced it);
+    /// returns the viewers that ended with it.
+    pub fn unregister(&self, host_id: &str, conn_id: u64) -> Vec<(ViewerId, ActiveViewer)> {
         let mut state = self.state();
         if state
             .agents
@@ -202,7 +235,7 @@ impl Hub {
         {
             state.agents.remove(host_id);
         }
-        state.drop_connection(host_id, conn_id);
+        state.drop_connection(host_id, conn_id)
     }
 
     pub fn is_online(&self, host_id: &str) -> bool {
@@ -227,10 +260,16 @@ impl Hub {
         }
         let (reply, outcome) = oneshot::channel();
         let pending = PendingOffer {
-            host_id: req.host_id.clone(),
             conn_id,
-            link_id: req.link_id.clone(),
-            expires_at: req.expires_at,
+            viewer: ActiveViewer {
+                host_id: req.host_id.clone(),
+                conn_id,
+                link_id: req.link_id.clone(),
+                expires_at: req.expires_at,
+                scope: req.scope,
+                address: req.address.clone(),
+                since: req.since,
+            },
             reply,
         };
         state.pending.insert(req.viewer_id.clone(), pending);
@@ -250,19 +289,15 @@ impl Hub {
         let ours = state
             .pending
             .get(viewer_id)
-            .is_some_and(|p| p.host_id == host_id && p.conn_id == conn_id);
+            .is_some_and(|p| p.viewer.host_id == host_id && p.conn_id == conn_id);
         let Some(pending) = ours.then(|| state.pending.remove(viewer_id)).flatten() else {
             return Resolved::Unknown;
         };
         let answered = matches!(outcome, OfferOutcome::Answer(_));
         if answered {
-            let viewer = ActiveViewer {
-                host_id: pending.host_id,
-                conn_id,
-                link_id: pending.link_id,
-                expires_at: pending.expires_at,
-            };
-            state.viewers.insert(viewer_id.to_string(), viewer);
+            state
+                .viewers
+                .insert(viewer_id.to_string(), pending.viewer.clone());
         }
         if pending.reply.send(outcome).is_err() {
             if answered {
@@ -280,7 +315,7 @@ impl Hub {
         let pending = state.pending.remove(viewer_id)?;
         state
             .agents
-            .get(&pending.host_id)
+            .get(&pending.viewer.host_id)
             .filter(|a| a.conn_id == pending.conn_id)
             .map(|a| a.tx.clone())
     }
@@ -293,25 +328,84 @@ impl Hub {
     pub fn remove_viewer(&self, viewer_id: &str) -> Option<(ActiveViewer, Option<AgentSender>)> {
         let mut state = self.state();
         let viewer = state.viewers.remove(viewer_id)?;
-        let tx = state
-            .agents
-            .get(&viewer.host_id)
-            .filter(|a| a.conn_id == viewer.conn_id)
-            .map(|a| a.tx.clone());
+        let tx = state.agent_of(&viewer);
         Some((viewer, tx))
     }
 
     /// The agent reported a viewer gone: remove it if it was this connection's.
-    pub fn viewer_gone(&self, host_id: &str, conn_id: u64, viewer_id: &str) -> bool {
+    pub fn viewer_gone(
+        &self,
+        host_id: &str,
+        conn_id: u64,
+        viewer_id: &str,
+    ) -> Option<ActiveViewer> {
         let mut state = self.state();
         let ours = state
             .viewers
             .get(viewer_id)
             .is_some_and(|v| v.host_id == host_id && v.conn_id == conn_id);
         if ours {
-            state.viewers.remove(viewer_id);
+            state.viewers.remove(viewer_id)
+        } else {
+            None
         }
-        ours
+    }
+
+    /// The active viewers of the given hosts, oldest first.
+    pub fn viewers_of_hosts(&self, host_ids: &[String]) -> Vec<(ViewerId, ActiveViewer)> {
+        let mut list: Vec<(ViewerId, ActiveViewer)> = self
+            .state()
+            .viewers
+            .iter()
+            .filter(|(_, v)| host_ids.contains(&v.host_id))
+            .map(|(id, v)| (id.clone(), v.clone()))
+            .collect();
+        list.sort_by(|a, b| (a.1.since, &a.0).cmp(&(b.1.since, &b.0)));
+        list
+    }
+
+    /// Takes every viewer of a link out of the hub (revocation). Offers still waiting for an
+    /// answer fail with `code`, so their WHEP requests end at once too.
+    pub fn remove_link_viewers(&self, link_id: &str, code: &str) -> Vec<Removed> {
+        let mut state = self.state();
+        let pending: Vec<ViewerId> = state
+            .pending
+            .iter()
+            .filter(|(_, p)| p.viewer.link_id == link_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut removed = Vec::new();
+        for viewer_id in pending {
+            if let Some(p) = state.pending.remove(&viewer_id) {
+                let _ = p.reply.send(OfferOutcome::Rejected {
+                    code: code.to_string(),
+                    message: "the link was revoked".to_string(),
+                });
+                let agent = state.agent_of(&p.viewer);
+                removed.push(Removed {
+                    viewer_id,
+                    viewer: None,
+                    agent,
+                });
+            }
+        }
+        let active: Vec<ViewerId> = state
+            .viewers
+            .iter()
+            .filter(|(_, v)| v.link_id == link_id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for viewer_id in active {
+            if let Some(v) = state.viewers.remove(&viewer_id) {
+                let agent = state.agent_of(&v);
+                removed.push(Removed {
+                    viewer_id,
+                    viewer: Some(v),
+                    agent,
+                });
+            }
+        }
+        removed
     }
 
     /// Viewers and pending offers counted against a link's `max_viewers`.
@@ -320,7 +414,7 @@ impl Hub {
     }
 
     /// Removes the viewers whose link expired at or before `now_unix`, with their agent senders.
-    pub fn expire(&self, now_unix: u64) -> Vec<(ViewerId, Option<AgentSender>)> {
+    pub fn expire(&self, now_unix: u64) -> Vec<Removed> {
         let mut state = self.state();
         let expired: Vec<ViewerId> = state
             .viewers
@@ -330,10 +424,14 @@ impl Hub {
             .collect();
         expired
             .into_iter()
-            .filter_map(|id| {
-                let viewer = state.viewers.remove(&id)?;
-                let tx = state.agent_tx(&viewer.host_id);
-                Some((id, tx))
+            .filter_map(|viewer_id| {
+                let viewer = state.viewers.remove(&viewer_id)?;
+                let agent = state.agent_of(&viewer);
+                Some(Removed {
+                    viewer_id,
+                    viewer: Some(viewer),
+                    agent,
+                })
             })
             .collect()
     }
@@ -360,149 +458,5 @@ pub fn close_viewer(viewer_id: &str, reason: &str) -> ServerMessage {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn offer(viewer: &str, link: &str, max: u32) -> OfferRequest {
-        OfferRequest {
-            viewer_id: viewer.into(),
-            host_id: "h".into(),
-            link_id: link.into(),
-            max_viewers: max,
-            expires_at: 100,
-        }
-    }
-
-    fn answer(sdp: &str) -> OfferOutcome {
-        OfferOutcome::Answer(sdp.into())
-    }
-
-    #[test]
-    fn offer_needs_a_connected_host() {
-        let hub = Hub::new();
-        assert_eq!(
-            hub.begin_offer(&offer("v", "l", 1)).err(),
-            Some(OfferError::HostOffline)
-        );
-    }
-
-    #[test]
-    fn answer_makes_the_viewer_active_and_counts_against_the_link() {
-        let hub = Hub::new();
-        let (tx, _rx) = mpsc::channel(4);
-        let reg = hub.register("h", tx);
-        let mut routed = hub
-            .begin_offer(&offer("v1", "l", 1))
-            .map_err(|e| e.to_string());
-        assert!(routed.is_ok());
-        // The pending offer already holds the only slot.
-        assert_eq!(
-            hub.begin_offer(&offer("v2", "l", 1)).err(),
-            Some(OfferError::LinkFull)
-        );
-        assert!(hub.begin_offer(&offer("v3", "other", 1)).is_ok());
-        // A foreign connection id cannot answer it.
-        assert_eq!(
-            hub.resolve_offer("h", reg.conn_id + 9, "v1", answer("x")),
-            Resolved::Unknown
-        );
-        assert_eq!(
-            hub.resolve_offer("h", reg.conn_id, "v1", answer("sdp")),
-            Resolved::Delivered
-        );
-        if let Ok(r) = routed.as_mut() {
-            assert_eq!(r.outcome.try_recv().ok(), Some(answer("sdp")));
-        }
-        assert_eq!(hub.viewer("v1").map(|v| v.link_id), Some("l".to_string()));
-        assert_eq!(hub.viewer_count("l"), 1);
-        assert!(hub.remove_viewer("v1").is_some());
-        assert_eq!(hub.viewer_count("l"), 0);
-    }
-
-    #[test]
-    fn abandoned_answer_is_undone() {
-        let hub = Hub::new();
-        let (tx, _rx) = mpsc::channel(4);
-        let reg = hub.register("h", tx);
-        drop(hub.begin_offer(&offer("v", "l", 1)));
-        assert_eq!(
-            hub.resolve_offer("h", reg.conn_id, "v", answer("sdp")),
-            Resolved::Abandoned
-        );
-        assert_eq!(hub.viewer("v"), None);
-        assert_eq!(hub.viewer_count("l"), 0);
-    }
-
-    #[test]
-    fn disconnect_fails_offers_and_drops_viewers() {
-        let hub = Hub::new();
-        let (tx, _rx) = mpsc::channel(4);
-        let reg = hub.register("h", tx);
-        let _active = hub.begin_offer(&offer("active", "l", 5));
-        assert_eq!(
-            hub.resolve_offer("h", reg.conn_id, "active", answer("sdp")),
-            Resolved::Delivered
-        );
-        assert!(hub.viewer("active").is_some());
-        let routed = hub.begin_offer(&offer("waiting", "l", 5));
-        hub.unregister("h", reg.conn_id);
-        assert!(!hub.is_online("h"));
-        assert_eq!(hub.viewer("active"), None);
-        let outcome = routed.ok().map(|mut r| r.outcome.try_recv().ok());
-        assert_eq!(outcome, Some(Some(OfferOutcome::HostOffline)));
-    }
-
-    #[test]
-    fn second_connection_replaces_the_first() {
-        let hub = Hub::new();
-        let (tx1, mut rx1) = mpsc::channel(4);
-        let first = hub.register("h", tx1);
-        let (tx2, _rx2) = mpsc::channel(4);
-        let second = hub.register("h", tx2);
-        assert_ne!(first.conn_id, second.conn_id);
-        assert!(
-            matches!(rx1.try_recv(), Ok(ServerMessage::Error { code, .. }) if code == REPLACED)
-        );
-        // The old connection's cleanup must not unregister the new one.
-        hub.unregister("h", first.conn_id);
-        assert!(hub.is_online("h"));
-    }
-
-    #[test]
-    fn expiry_removes_only_expired_viewers() {
-        let hub = Hub::new();
-        let (tx, _rx) = mpsc::channel(4);
-        let reg = hub.register("h", tx);
-        let mut late = offer("late", "l2", 1);
-        late.expires_at = 200;
-        let _soon = hub.begin_offer(&offer("soon", "l1", 1));
-        let _late = hub.begin_offer(&late);
-        assert_eq!(
-            hub.resolve_offer("h", reg.conn_id, "soon", answer("a")),
-            Resolved::Delivered
-        );
-        assert_eq!(
-            hub.resolve_offer("h", reg.conn_id, "late", answer("b")),
-            Resolved::Delivered
-        );
-        assert!(hub.expire(99).is_empty());
-        let expired: Vec<_> = hub
-            .expire(100)
-            .into_iter()
-            .map(|(id, tx)| (id, tx.is_some()))
-            .collect();
-        assert_eq!(expired, vec![("soon".to_string(), true)]);
-        assert!(hub.viewer("late").is_some());
-    }
-
-    #[test]
-    fn cancel_offer_frees_the_slot() {
-        let hub = Hub::new();
-        let (tx, _rx) = mpsc::channel(4);
-        hub.register("h", tx);
-        assert!(hub.begin_offer(&offer("v", "l", 1)).is_ok());
-        assert!(hub.cancel_offer("v").is_some());
-        assert!(hub.cancel_offer("v").is_none());
-        assert!(hub.begin_offer(&offer("v2", "l", 1)).is_ok());
-    }
-}
+#[path = "hub_tests.rs"]
+mod tests;

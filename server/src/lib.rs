@@ -4,11 +4,18 @@
 //! # Layout
 //! - [`app`]: the HTTP router (every route, fallbacks, the per-request trace span).
 //! - [`agent_ws`]: `GET /api/agent`, the agent's signaling WebSocket (reader + writer tasks).
-//! - [`whep`]: `POST /whep` / `DELETE /whep/{id}` for viewers, CORS, the link-expiry sweeper.
-//! - [`assets`]: the embedded viewer page and assets, the landing page, `/healthz`.
+//! - [`whep`]: `POST /whep` / `DELETE /whep/{id}` for viewers (link rules, PIN), CORS.
+//! - [`api`]: the JSON management API: links, viewers, audit, login/logout/me, OpenAPI.
+//! - [`closing`]: ending viewers from the server: revocation, kick, the link-expiry sweeper.
+//! - [`assets`]: the embedded viewer, login and dashboard pages, the landing page, `/healthz`.
 //! - [`hub`]: in-memory routing state: connected agents, pending offers, active viewers.
-//! - [`links`]: link rules (TTL, viewer limit) and minting a link's token and URL.
+//! - [`links`]: link rules (TTL, viewer limit, label, PIN, start) and minting a link's token.
 //! - [`auth`]: checking host tokens (agents) and link tokens (viewers) against the store.
+//! - [`accounts`]: users, login (password, TOTP, failure limits), sessions.
+//! - [`audit`]: the append-only audit trail: event kinds, the builder, the throttle.
+//! - [`admin`]: the binary's administrative commands (`host-token`, `user`, `audit export`).
+//! - [`limits`]: failure counters with lockout (PINs, logins). [`secrets`]: hashing, random
+//!   tokens. [`totp`]: RFC 6238 codes. [`tls`]: HTTPS serving with rustls.
 //! - [`tokens`]: the Ed25519 signing key and JWT signing/verification (alg pinned).
 //! - [`store`]: the [`store::Store`] trait with SQLite and in-memory implementations.
 //! - [`state`]: [`AppState`], what every handler shares.
@@ -20,18 +27,27 @@
 //! under short locks; sockets and waiting live in [`agent_ws`] and [`whep`]. No token or key
 //! material is ever logged.
 
+pub mod accounts;
+pub mod admin;
 pub mod agent_ws;
+pub mod api;
 pub mod app;
 pub mod assets;
+pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod closing;
 pub mod error;
 pub mod files;
 pub mod hub;
+pub mod limits;
 pub mod links;
+pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod tokens;
+pub mod totp;
 pub mod whep;
 
 use std::future::Future;
@@ -47,8 +63,19 @@ pub use state::{AppState, IssuedHost, StateError};
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// Base of viewer links; `http://<bound address>` when `None`.
+    /// Base of viewer links; `http(s)://<bound address>` when `None`.
     pub public_url: Option<String>,
+    /// Honour `X-Forwarded-For` for client addresses.
+    pub trust_proxy: bool,
+    /// Serve HTTPS with these PEM files.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A certificate chain and its private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,13 +89,20 @@ pub enum ServerError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
-/// Opens the data dir, binds `config.listen` and serves until `shutdown` completes.
+/// Opens the data dir, binds `config.listen` and serves (HTTPS with `config.tls`) until
+/// `shutdown` completes.
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let tls = match &config.tls {
+        Some(files) => Some(tls::load_config(&files.cert, &files.key)?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServerError::Bind {
@@ -76,15 +110,21 @@ pub async fn run(
             source,
         })?;
     let bound = listener.local_addr().map_err(ServerError::Serve)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{bound}"));
+        .unwrap_or_else(|| format!("{scheme}://{bound}"));
     if config.public_url.is_none() && bound.ip().is_unspecified() {
         tracing::warn!(%public_url, "listening on all interfaces: pass --public-url so viewer links work");
     }
-    let state = AppState::open(&config.data_dir, public_url)?;
-    serve(listener, state, shutdown).await
+    let state = AppState::open(&config.data_dir, public_url)?
+        .with_trust_proxy(config.trust_proxy)
+        .with_secure_cookies(tls.is_some());
+    match tls {
+        Some(tls) => serve_tls(listener, tls, state, shutdown).await,
+        None => serve(listener, state, shutdown).await,
+    }
 }
 
 /// Serves the app on `listener` until `shutdown` completes, then drains in-flight requests.
@@ -94,16 +134,44 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    serve_on(listener, state, shutdown).await
+}
+
+/// [`serve`] over TLS with `config` (see [`tls::load_config`]).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    config: std::sync::Arc<rustls::ServerConfig>,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let listener = tls::TlsListener::new(listener, config).map_err(ServerError::Serve)?;
+    serve_on(listener, state, shutdown).await
+}
+
+fn no_tap<T>(_: &mut T) {}
+
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use axum::serve::ListenerExt;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!(%addr, public_url = state.public_url(), "listening");
-    let sweeper = tokio::spawn(whep::run_expiry_sweeper(state.clone()));
+    let sweeper = tokio::spawn(closing::run_expiry_sweeper(state.clone()));
     let hub_state = state.clone();
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down");
         hub_state.hub().close_all();
     };
-    let result = axum::serve(listener, app(state))
+    // `tap_io` gives every listener the same `ConnectInfo<SocketAddr>` (client addresses).
+    let listener = listener.tap_io(no_tap::<L::Io> as fn(&mut L::Io));
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(signal)
         .await;
     sweeper.abort();

@@ -1,12 +1,13 @@
 //! `deskbeam-server` binary: flags → [`Config`], then [`deskbeam_server::run`].
 
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use deskbeam_server::Config;
+use deskbeam_server::{admin, Config, TlsFiles};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,19 +24,67 @@ struct Cli {
     /// Where the database and the signing key live [default: <user data dir>/deskbeam].
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
-    /// Base URL of viewer links, e.g. https://beam.example.com [default: http://<listen>].
+    /// Base URL of viewer links, e.g. https://beam.example.com [default: http(s)://<listen>].
     #[arg(long, value_parser = parse_public_url)]
     public_url: Option<String>,
+    /// Take client addresses from X-Forwarded-For (only behind a reverse proxy that sets it).
+    #[arg(long)]
+    trust_proxy: bool,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create a host and print its agent token (only the token) on stdout.
+    /// Create a host and print its agent token (only the token) on stdout; or list/revoke tokens.
     HostToken {
+        #[command(subcommand)]
+        action: Option<HostTokenAction>,
         /// Name of the host, for humans.
         #[arg(long, default_value = "host")]
         name: String,
+        /// Bind the host to this user account (its dashboard manages the host's links).
+        #[arg(long)]
+        user: Option<String>,
     },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Read the audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HostTokenAction {
+    /// List host tokens: id, host id, host name, owner, created at, state.
+    List,
+    /// Revoke a host token by its id (jti).
+    Revoke { jti: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Create a user; the password is the first line of stdin (at least 10 characters).
+    Add { name: String },
+    /// List users.
+    List,
+    /// Turn on TOTP for a user and print the otpauth:// URI for an authenticator app.
+    Totp { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Print the whole audit log as JSON lines.
+    Export,
 }
 
 fn parse_public_url(raw: &str) -> Result<String, String> {
@@ -80,19 +129,78 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .context("no user data directory; pass --data-dir")?
             .join("deskbeam"),
     };
-    if let Some(Command::HostToken { name }) = cli.command {
-        let token = deskbeam_server::create_host_token(&data_dir, &name)
-            .context("creating a host token")?;
-        println!("{token}");
-        return Ok(());
+    if let Some(command) = cli.command {
+        return admin(command, &data_dir);
     }
+    let tls = match (cli.tls_cert, cli.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
     let config = Config {
         listen: cli.listen,
         data_dir,
         public_url: cli.public_url,
+        trust_proxy: cli.trust_proxy,
+        tls,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(deskbeam_server::run(config, shutdown_signal()))?;
+    Ok(())
+}
+
+/// The administrative subcommands: each opens the data dir, acts, prints, exits.
+fn admin(command: Command, data_dir: &Path) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match command {
+        Command::HostToken {
+            action: None,
+            name,
+            user,
+        } => {
+            let token = admin::create_host_token(data_dir, &name, user.as_deref())
+                .context("creating a host token")?;
+            writeln!(stdout, "{token}")?;
+        }
+        Command::HostToken {
+            action: Some(HostTokenAction::List),
+            ..
+        } => {
+            admin::list_host_tokens(data_dir, &mut stdout)?;
+        }
+        Command::HostToken {
+            action: Some(HostTokenAction::Revoke { jti }),
+            ..
+        } => {
+            admin::revoke_host_token(data_dir, &jti)?;
+            eprintln!("host token {jti} revoked");
+        }
+        Command::User {
+            action: UserAction::Add { name },
+        } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from stdin")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            admin::add_user(data_dir, &name, password)?;
+            eprintln!("user {name} created");
+        }
+        Command::User {
+            action: UserAction::List,
+        } => admin::list_users(data_dir, &mut stdout)?,
+        Command::User {
+            action: UserAction::Totp { name },
+        } => {
+            let uri = admin::enable_totp(data_dir, &name)?;
+            writeln!(stdout, "{uri}")?;
+        }
+        Command::Audit {
+            action: AuditAction::Export,
+        } => {
+            admin::export_audit(data_dir, &mut stdout)?;
+        }
+    }
+    stdout.flush()?;
     Ok(())
 }
 

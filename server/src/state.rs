@@ -1,4 +1,5 @@
-//! `AppState`: what every handler shares (store, keys, hub, clock, settings), cheap to clone.
+//! `AppState`: what every handler shares (store, keys, hub, clock, limiters, settings), cheap to
+//! clone.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -6,14 +7,23 @@ use std::time::Duration;
 
 use deskbeam_proto::token::{HostClaims, AUDIENCE_HOST, ISSUER};
 
+use crate::audit::{kinds, Event};
 use crate::clock::{Clock, SystemClock};
 use crate::files;
 use crate::hub::Hub;
+use crate::limits::FailureLimiter;
 use crate::store::{HostRecord, HostTokenRecord, MemoryStore, SqliteStore, Store, StoreError};
 use crate::tokens::{Keys, TokenError};
 
 /// How long a WHEP request waits for the agent's answer.
 pub const DEFAULT_OFFER_TIMEOUT: Duration = Duration::from_secs(15);
+/// Wrong PINs before a link's PIN locks, and for how long (seconds).
+pub const PIN_MAX_FAILURES: usize = 5;
+pub const PIN_LOCK_SECS: u64 = 15 * 60;
+/// Failed logins per account / per address within the window before login locks.
+pub const LOGIN_MAX_PER_ACCOUNT: usize = 5;
+pub const LOGIN_MAX_PER_ADDRESS: usize = 20;
+pub const LOGIN_WINDOW_SECS: u64 = 15 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -55,6 +65,13 @@ struct Inner {
     clock: Arc<dyn Clock>,
     public_url: String,
     offer_timeout: Duration,
+    /// Honour `X-Forwarded-For` (only behind a reverse proxy that sets it).
+    trust_proxy: bool,
+    /// Served over TLS: cookies get `Secure`.
+    secure_cookies: bool,
+    pin_limiter: FailureLimiter,
+    login_account: FailureLimiter,
+    login_address: FailureLimiter,
 }
 
 impl std::fmt::Debug for AppState {
@@ -81,6 +98,11 @@ impl AppState {
             clock,
             public_url,
             offer_timeout: DEFAULT_OFFER_TIMEOUT,
+            trust_proxy: false,
+            secure_cookies: false,
+            pin_limiter: FailureLimiter::new(PIN_MAX_FAILURES, PIN_LOCK_SECS),
+            login_account: FailureLimiter::new(LOGIN_MAX_PER_ACCOUNT, LOGIN_WINDOW_SECS),
+            login_address: FailureLimiter::new(LOGIN_MAX_PER_ADDRESS, LOGIN_WINDOW_SECS),
         };
         Self {
             inner: Arc::new(inner),
@@ -119,18 +141,50 @@ impl AppState {
 
     /// Same state with another offer timeout (tests of the timeout path). Call before sharing.
     pub fn with_offer_timeout(self, timeout: Duration) -> Self {
+        self.configure(|inner| inner.offer_timeout = timeout)
+    }
+
+    /// Same state honouring `X-Forwarded-For` or not. Call before sharing.
+    pub fn with_trust_proxy(self, trust: bool) -> Self {
+        self.configure(|inner| inner.trust_proxy = trust)
+    }
+
+    /// Same state marking cookies `Secure` (served over TLS) or not. Call before sharing.
+    pub fn with_secure_cookies(self, secure: bool) -> Self {
+        self.configure(|inner| inner.secure_cookies = secure)
+    }
+
+    fn configure(self, change: impl FnOnce(&mut Inner)) -> Self {
         match Arc::try_unwrap(self.inner) {
             Ok(mut inner) => {
-                inner.offer_timeout = timeout;
+                change(&mut inner);
                 Self {
                     inner: Arc::new(inner),
                 }
             }
             Err(inner) => {
-                tracing::warn!("with_offer_timeout called on a shared state; ignored");
+                tracing::warn!("settings changed on a shared state; ignored");
                 Self { inner }
             }
         }
+    }
+
+    pub fn trust_proxy(&self) -> bool {
+        self.inner.trust_proxy
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.inner.secure_cookies
+    }
+
+    /// Wrong-PIN counter, keyed by link id.
+    pub fn pin_limiter(&self) -> &FailureLimiter {
+        &self.inner.pin_limiter
+    }
+
+    /// Failed-login counters: per account name, per client address.
+    pub fn login_limiters(&self) -> (&FailureLimiter, &FailureLimiter) {
+        (&self.inner.login_account, &self.inner.login_address)
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -162,17 +216,33 @@ impl AppState {
         self.inner.offer_timeout
     }
 
-    /// Creates a host and a host token for it.
+    /// Creates a host (owned by `owner`, a user id, if given) and a host token for it.
     pub fn issue_host_token(&self, name: &str) -> Result<IssuedHost, StateError> {
+        self.issue_owned_host_token(name, None)
+    }
+
+    /// [`Self::issue_host_token`] for a host bound to a user account.
+    pub fn issue_owned_host_token(
+        &self,
+        name: &str,
+        owner: Option<&str>,
+    ) -> Result<IssuedHost, StateError> {
         let now = self.now_unix();
         let host_id = uuid::Uuid::new_v4().simple().to_string();
         self.store().create_host(&HostRecord {
             id: host_id.clone(),
             name: name.to_string(),
             created_at: now,
+            owner: owner.map(str::to_string),
         })?;
         let token = self.issue_extra_host_token(&host_id)?;
         tracing::info!(host_id, name, "host created");
+        self.audit(
+            Event::new(kinds::HOST_ENROLLED)
+                .actor("cli")
+                .host(&host_id)
+                .detail(serde_json::json!({ "name": name, "owner": owner })),
+        );
         Ok(IssuedHost { host_id, token })
     }
 

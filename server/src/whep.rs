@@ -4,9 +4,6 @@
 //! Any standard WHEP player can watch with only the link token. Trickle ICE is not supported:
 //! the agent returns a complete answer.
 
-use std::time::Duration;
-
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -17,18 +14,17 @@ use deskbeam_proto::api::codes;
 use deskbeam_proto::signal::ServerMessage;
 use tracing::Instrument;
 
-use crate::auth::{authorize_viewer, Viewer};
+use crate::audit::{kinds, Event};
+use crate::auth::{authorize_viewer, client_address, Viewer};
+use crate::closing::deliver;
+pub use crate::closing::{close_expired_viewers, run_expiry_sweeper, SWEEP_EVERY};
 use crate::error::ApiError;
-use crate::hub::{self, AgentSender, Hub, OfferError, OfferOutcome, OfferRequest};
+use crate::hub::{self, Hub, OfferError, OfferOutcome, OfferRequest};
 use crate::state::AppState;
 use crate::tokens::bearer_token;
 
 /// Largest SDP offer accepted.
 pub const MAX_OFFER_BYTES: usize = 64 * 1024;
-/// How often the expiry sweeper runs.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
-/// How long a control frame may wait for room in an agent's outbox.
-const DELIVER_TIMEOUT: Duration = Duration::from_secs(2);
 
 const SDP: &str = "application/sdp";
 static ACCEPT_POST: HeaderName = HeaderName::from_static("accept-post");
@@ -80,7 +76,10 @@ pub fn is_sdp_content_type(headers: &HeaderMap) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case(SDP))
 }
 
-async fn read_offer(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
+async fn read_offer(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::body::Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -96,14 +95,16 @@ async fn read_offer(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes
 /// `POST /whep`: route the viewer's offer to the host's agent and return its answer.
 async fn create_session(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     if !is_sdp_content_type(&headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
     let offer = read_offer(&headers, body).await?;
-    let viewer = authorize_viewer(&state, &headers)?;
+    let address = client_address(&state, &headers, &parts.extensions);
+    let viewer = authorize_viewer(&state, &headers, address.as_deref())?;
     let sdp = check_offer_sdp(&offer).map_err(|e| ApiError::BadSdp(e.to_string()))?;
     let viewer_id = uuid::Uuid::new_v4().simple().to_string();
     let span = tracing::info_span!(
@@ -112,7 +113,7 @@ async fn create_session(
         link_id = %viewer.link.id,
         host_id = %viewer.link.host_id,
     );
-    let answer = negotiate(&state, &viewer, &viewer_id, sdp.to_string())
+    let answer = negotiate(&state, &viewer, &viewer_id, sdp.to_string(), address)
         .instrument(span)
         .await?;
     let location = format!("/whep/{viewer_id}");
@@ -147,6 +148,7 @@ async fn negotiate(
     viewer: &Viewer,
     viewer_id: &str,
     sdp: String,
+    address: Option<String>,
 ) -> Result<String, ApiError> {
     let link = &viewer.link;
     let request = OfferRequest {
@@ -155,6 +157,9 @@ async fn negotiate(
         link_id: link.id.clone(),
         max_viewers: link.max_viewers,
         expires_at: link.expires_at,
+        scope: link.scope,
+        address,
+        since: state.now_unix(),
     };
     let routed = state.hub().begin_offer(&request).map_err(|e| match e {
         OfferError::HostOffline => ApiError::HostOffline,
@@ -188,8 +193,11 @@ async fn negotiate(
         })??;
     match outcome {
         OfferOutcome::Answer(answer) => {
-            tracing::info!("viewer admitted");
+            admit(state, viewer, viewer_id, request.address).await?;
             Ok(answer)
+        }
+        OfferOutcome::Rejected { code, .. } if code == codes::LINK_REVOKED => {
+            Err(ApiError::LinkRevoked)
         }
         OfferOutcome::Rejected { code, .. } if code == codes::BAD_SDP => Err(ApiError::BadSdp(
             "the host could not use this offer".to_string(),
@@ -197,6 +205,44 @@ async fn negotiate(
         OfferOutcome::Rejected { code, .. } => Err(ApiError::AgentRejected(code)),
         OfferOutcome::HostOffline => Err(ApiError::HostOffline),
     }
+}
+
+/// The agent answered: spend a single-use link (only the first viewer wins) and record the join.
+async fn admit(
+    state: &AppState,
+    viewer: &Viewer,
+    viewer_id: &str,
+    address: Option<String>,
+) -> Result<(), ApiError> {
+    let link = &viewer.link;
+    if link.single_use {
+        if !state.store().mark_link_used(&link.id)? {
+            tracing::info!("single-use link spent by a concurrent viewer");
+            if let Some((_, Some(agent))) = state.hub().remove_viewer(viewer_id) {
+                deliver(&agent, hub::close_viewer(viewer_id, "link already used")).await;
+            }
+            return Err(ApiError::LinkUsed);
+        }
+        state.audit(
+            Event::new(kinds::LINK_USED)
+                .actor("viewer")
+                .host(&link.host_id)
+                .link(&link.id)
+                .viewer(viewer_id)
+                .address(address.clone()),
+        );
+    }
+    tracing::info!("viewer admitted");
+    state.audit(
+        Event::new(kinds::VIEWER_JOINED)
+            .actor("viewer")
+            .host(&link.host_id)
+            .link(&link.id)
+            .viewer(viewer_id)
+            .address(address)
+            .detail(serde_json::json!({ "scope": link.scope.as_str() })),
+    );
+    Ok(())
 }
 
 /// `DELETE /whep/{id}`: the viewer leaves. Needs the link token the session was opened with.
@@ -214,8 +260,17 @@ async fn delete_session(
     if !owned {
         return Err(ApiError::NotFound);
     }
-    if let Some((_, agent)) = state.hub().remove_viewer(&viewer_id) {
+    if let Some((viewer, agent)) = state.hub().remove_viewer(&viewer_id) {
         tracing::info!(viewer_id, link_id = %claims.jti, "viewer left");
+        state.audit(
+            Event::new(kinds::VIEWER_LEFT)
+                .actor("viewer")
+                .host(&viewer.host_id)
+                .link(&viewer.link_id)
+                .viewer(&viewer_id)
+                .address(viewer.address)
+                .detail(serde_json::json!({ "reason": "viewer left" })),
+        );
         if let Some(agent) = agent {
             deliver(&agent, hub::close_viewer(&viewer_id, "viewer left")).await;
         }
@@ -255,7 +310,7 @@ async fn cors(request: Request, next: Next) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Authorization, Content-Type"),
+        HeaderValue::from_static("Authorization, Content-Type, X-Deskbeam-Pin"),
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -266,37 +321,6 @@ async fn cors(request: Request, next: Next) -> Response {
         HeaderValue::from_static("600"),
     );
     response
-}
-
-/// Sends a control frame to an agent, waiting briefly for room in its outbox.
-async fn deliver(agent: &AgentSender, msg: ServerMessage) {
-    match tokio::time::timeout(DELIVER_TIMEOUT, agent.send(msg)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) => tracing::debug!("agent gone before a control frame could be sent"),
-        Err(_) => tracing::warn!("agent outbox full; control frame dropped"),
-    }
-}
-
-/// Ends the viewers whose link has expired; returns how many.
-pub async fn close_expired_viewers(state: &AppState) -> usize {
-    let expired = state.hub().expire(state.now_unix());
-    for (viewer_id, agent) in &expired {
-        tracing::info!(viewer_id, "link expired; closing viewer");
-        if let Some(agent) = agent {
-            deliver(agent, hub::close_viewer(viewer_id, "link expired")).await;
-        }
-    }
-    expired.len()
-}
-
-/// Runs [`close_expired_viewers`] every [`SWEEP_EVERY`], forever.
-pub async fn run_expiry_sweeper(state: AppState) {
-    let mut ticker = tokio::time::interval(SWEEP_EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        close_expired_viewers(&state).await;
-    }
 }
 
 #[cfg(test)]

@@ -384,11 +384,8 @@ async fn whep_round_trip_viewer_limit_and_delete() -> TestResult {
     // Another link's token cannot end this viewer.
     let other = state.create_link(
         &f.host_id,
-        &deskbeam_server::links::LinkRequest {
-            scope: Scope::View,
-            ttl_secs: 60,
-            max_viewers: 1,
-        },
+        &deskbeam_server::links::LinkRequest::basic(Scope::View, 60, 1),
+        "test",
     )?;
     let path = format!("/whep/{viewer_id}");
     let foreign = http(server.addr, "DELETE", &path, Some(&other.token), "").await?;

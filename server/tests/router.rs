@@ -58,7 +58,7 @@ async fn post_with_host_token_is_invalid_token() -> TestResult {
 async fn post_on_revoked_link_is_link_revoked() -> TestResult {
     let (state, _) = state_with_clock()?;
     let f = fixture(&state, 60, 1)?;
-    assert!(state.store().revoke_link(&f.link.link_id)?);
+    assert!(state.store().revoke_link(&f.link.link_id, common::T0)?);
     let reply = oneshot(&state, whep_post(Some(&f.link.token), SDP, OFFER)?).await?;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code()?, "link_revoked");

@@ -37,11 +37,8 @@ fn data_and_key_survive_reopen() -> TestResult {
         let host = state.issue_host_token("pc")?;
         let link = state.create_link(
             &host.host_id,
-            &LinkRequest {
-                scope: Scope::Control,
-                ttl_secs: 60,
-                max_viewers: 3,
-            },
+            &LinkRequest::basic(Scope::Control, 60, 3),
+            "test",
         )?;
         (host, link)
     };

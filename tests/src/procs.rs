@@ -148,10 +148,19 @@ impl TestServer {
 
     /// Like [`TestServer::share`]; with `piped_stdin` the test can answer the agent's prompts.
     pub fn share_with_stdin(&self, display: &str, extra: &[&str], piped_stdin: bool) -> anyhow::Result<(Proc, String)> {
+        self.share_full(display, &self.host_token()?, extra, piped_stdin)
+    }
+
+    /// Shares with a given host token (to use the same host from the `link` CLI).
+    pub fn share_with_token(&self, display: &str, token: &str, extra: &[&str]) -> anyhow::Result<(Proc, String)> {
+        self.share_full(display, token, extra, false)
+    }
+
+    fn share_full(&self, display: &str, token: &str, extra: &[&str], piped_stdin: bool) -> anyhow::Result<(Proc, String)> {
         let mut cmd = Command::new(bin("deskbeam-agent")?);
         cmd.stdin(if piped_stdin { Stdio::piped() } else { Stdio::null() });
         cmd.env("DISPLAY", display)
-            .env("DESKBEAM_TOKEN", self.host_token()?)
+            .env("DESKBEAM_TOKEN", token)
             .args(["share", "--server", &self.url(), "--ice-addr", "127.0.0.1:0"])
             .args(extra);
         let agent = Proc::spawn(cmd)?;

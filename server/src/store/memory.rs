@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{HostRecord, HostTokenRecord, LinkRecord, Store, StoreError};
+use super::{
+    AuditRecord, HostRecord, HostTokenRecord, LinkRecord, SessionRecord, Store, StoreError,
+    UserRecord,
+};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -15,6 +18,9 @@ struct Tables {
     hosts: HashMap<String, HostRecord>,
     host_tokens: HashMap<String, HostTokenRecord>,
     links: HashMap<String, LinkRecord>,
+    users: HashMap<String, UserRecord>,
+    sessions: HashMap<String, SessionRecord>,
+    audit: Vec<AuditRecord>,
 }
 
 impl MemoryStore {
@@ -48,8 +54,20 @@ impl Store for MemoryStore {
         Ok(self.tables().hosts.get(id).cloned())
     }
 
+    fn list_hosts(&self) -> Result<Vec<HostRecord>, StoreError> {
+        let mut hosts: Vec<HostRecord> = self.tables().hosts.values().cloned().collect();
+        hosts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(hosts)
+    }
+
     fn add_host_token(&self, token: &HostTokenRecord) -> Result<(), StoreError> {
         insert_new(&mut self.tables().host_tokens, &token.jti, token.clone())
+    }
+
+    fn list_host_tokens(&self) -> Result<Vec<HostTokenRecord>, StoreError> {
+        let mut tokens: Vec<_> = self.tables().host_tokens.values().cloned().collect();
+        tokens.sort_by(|a, b| (a.created_at, &a.jti).cmp(&(b.created_at, &b.jti)));
+        Ok(tokens)
     }
 
     fn host_token_valid(&self, jti: &str) -> Result<Option<String>, StoreError> {
@@ -78,13 +96,116 @@ impl Store for MemoryStore {
         Ok(self.tables().links.get(id).cloned())
     }
 
-    fn revoke_link(&self, id: &str) -> Result<bool, StoreError> {
+    fn list_links(&self, host_id: &str) -> Result<Vec<LinkRecord>, StoreError> {
+        let mut links: Vec<LinkRecord> = self
+            .tables()
+            .links
+            .values()
+            .filter(|l| l.host_id == host_id)
+            .cloned()
+            .collect();
+        links.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(links)
+    }
+
+    fn revoke_link(&self, id: &str, now: u64) -> Result<bool, StoreError> {
         Ok(self
             .tables()
             .links
             .get_mut(id)
-            .map(|l| l.revoked = true)
+            .map(|l| {
+                l.revoked_at.get_or_insert(now);
+            })
             .is_some())
+    }
+
+    fn mark_link_used(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .tables()
+            .links
+            .get_mut(id)
+            .is_some_and(|l| !std::mem::replace(&mut l.used, true)))
+    }
+
+    fn append_audit(&self, event: &AuditRecord) -> Result<i64, StoreError> {
+        let mut tables = self.tables();
+        let id = tables.audit.last().map_or(1, |e| e.id + 1);
+        let mut row = event.clone();
+        row.id = id;
+        tables.audit.push(row);
+        Ok(id)
+    }
+
+    fn list_audit(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(self
+            .tables()
+            .audit
+            .iter()
+            .filter(|e| e.id > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn create_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        if tables.users.values().any(|u| u.name == user.name) {
+            return Err(StoreError::Duplicate(user.name.clone()));
+        }
+        insert_new(&mut tables.users, &user.id, user.clone())
+    }
+
+    fn get_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.tables().users.get(id).cloned())
+    }
+
+    fn get_user_by_name(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self
+            .tables()
+            .users
+            .values()
+            .find(|u| u.name == name)
+            .cloned())
+    }
+
+    fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let mut users: Vec<UserRecord> = self.tables().users.values().cloned().collect();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(users)
+    }
+
+    fn set_user_totp(&self, user_id: &str, secret: Option<&str>) -> Result<bool, StoreError> {
+        Ok(self
+            .tables()
+            .users
+            .get_mut(user_id)
+            .map(|u| u.totp_secret = secret.map(str::to_string))
+            .is_some())
+    }
+
+    fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        insert_new(
+            &mut self.tables().sessions,
+            &session.id_hash,
+            session.clone(),
+        )
+    }
+
+    fn get_session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.tables().sessions.get(id_hash).cloned())
+    }
+
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        self.tables().sessions.remove(id_hash);
+        Ok(())
+    }
+
+    fn delete_expired_sessions(&self, now: u64) -> Result<usize, StoreError> {
+        let mut tables = self.tables();
+        let before = tables.sessions.len();
+        tables.sessions.retain(|_, s| s.expires_at > now);
+        Ok(before - tables.sessions.len())
     }
 }
 

@@ -47,12 +47,8 @@ pub struct Fixture {
 
 pub fn fixture(state: &AppState, ttl_secs: u64, max_viewers: u32) -> TestResult<Fixture> {
     let host = state.issue_host_token("test-pc")?;
-    let req = LinkRequest {
-        scope: Scope::View,
-        ttl_secs,
-        max_viewers,
-    };
-    let link = state.create_link(&host.host_id, &req)?;
+    let req = LinkRequest::basic(Scope::View, ttl_secs, max_viewers);
+    let link = state.create_link(&host.host_id, &req, "test")?;
     Ok(Fixture {
         host_id: host.host_id,
         host_token: host.token,
@@ -103,5 +99,77 @@ pub async fn oneshot(state: &AppState, request: Request<Body>) -> TestResult<Rep
         status,
         headers,
         body,
+    })
+}
+
+/// How an API request authenticates.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    /// Session cookie value, and the CSRF token to send (if any).
+    Session(&'a str, Option<&'a str>),
+}
+
+/// A JSON API request.
+pub fn api(
+    method: &str,
+    path: &str,
+    auth: Auth<'_>,
+    body: Option<serde_json::Value>,
+) -> TestResult<Request<Body>> {
+    let mut builder = Request::builder().method(method).uri(path);
+    match auth {
+        Auth::None => {}
+        Auth::Bearer(token) => builder = builder.header("authorization", format!("Bearer {token}")),
+        Auth::Session(cookie, csrf) => {
+            builder = builder.header("cookie", format!("other=1; deskbeam_session={cookie}"));
+            if let Some(csrf) = csrf {
+                builder = builder.header("x-csrf-token", csrf);
+            }
+        }
+    }
+    let body = match body {
+        Some(json) => {
+            builder = builder.header("content-type", "application/json");
+            Body::from(json.to_string())
+        }
+        None => Body::empty(),
+    };
+    Ok(builder.body(body)?)
+}
+
+impl Reply {
+    pub fn json(&self) -> TestResult<serde_json::Value> {
+        Ok(serde_json::from_slice(&self.body)?)
+    }
+}
+
+/// A logged-in user: the session cookie value and the CSRF token.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+    pub set_cookie: String,
+}
+
+pub async fn login(state: &AppState, name: &str, password: &str) -> TestResult<Session> {
+    let body = serde_json::json!({ "name": name, "password": password });
+    let reply = oneshot(state, api("POST", "/api/login", Auth::None, Some(body))?).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
+    let set_cookie = reply.header("set-cookie").ok_or("no cookie")?.to_string();
+    let cookie = set_cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.strip_prefix("deskbeam_session="))
+        .ok_or("bad cookie")?
+        .to_string();
+    let csrf = reply.json()?["csrf_token"]
+        .as_str()
+        .ok_or("no csrf")?
+        .to_string();
+    Ok(Session {
+        cookie,
+        csrf,
+        set_cookie,
     })
 }
