@@ -4,10 +4,14 @@
 //! A source is created *on* the capture thread (scrap's capturer is not `Send`), so the pipeline
 //! takes a [`SourceFactory`] rather than a source.
 
+#[cfg(target_os = "linux")]
+mod damage;
 mod synthetic;
 #[cfg(target_os = "linux")]
 mod x11;
 
+#[cfg(target_os = "linux")]
+pub use damage::DamageWatcher;
 pub use synthetic::{SyntheticScreen, SyntheticSource};
 #[cfg(target_os = "linux")]
 pub use x11::X11Source;
