@@ -9,7 +9,7 @@ test:
 	@scripts/test.sh
 
 bench:
-	@scripts/deps.sh run
+	@scripts/deps.sh bench
 	@scripts/bench.sh
 
 lint:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Deskbeam needs on Debian/Ubuntu: `deps.sh run` for building and running,
-# `deps.sh test` adds the test tools (Chromium, Node.js, X utilities).
+# `deps.sh test` adds the test tools (Chromium, Node.js, X utilities), `deps.sh bench` ffmpeg.
 set -euo pipefail
 
 mode="${1:-run}"
@@ -10,6 +10,8 @@ test_pkgs=(chromium xdotool nodejs npm iproute2)
 pkgs=("${run_pkgs[@]}")
 if [ "$mode" = "test" ]; then pkgs+=("${test_pkgs[@]}"); fi
 if [ "$mode" = "venv" ]; then pkgs=(python3-venv python3-pip); fi
+# The benchmark compares against ffmpeg's x11grab + libx264 on the same screen.
+if [ "$mode" = "bench" ]; then pkgs+=(ffmpeg); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

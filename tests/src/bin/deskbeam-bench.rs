@@ -2,11 +2,14 @@
 //!
 //! 1. Stage times per frame: X11 capture (Xvfb + scrap), BGRX→I420, H.264 encode.
 //! 2. Sustained pipeline rate with full-screen motion.
-//! 3. The real agent binary on Xvfb with one WHEP viewer: CPU and bitrate on a static and on a
-//!    changing screen, and glass-to-glass latency (paint the root window → decoded colour).
+//! 3. The real agent binary on Xvfb with one WHEP viewer: time to first frame, glass-to-glass
+//!    latency (paint the root window → decoded colour), and CPU, bitrate and fps for a static
+//!    desktop, typing, scrolling text and full-screen repaints — each beside ffmpeg x11grab +
+//!    libx264 ultrafast/zerolatency on the same screen, as a CPU ratio.
 //! 4. Input latency: a pointer move on the data channel until the X server has it.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deskbeam_agent::capture::{FrameSource, SyntheticScreen, X11Source};
@@ -117,24 +120,97 @@ fn sustained_rate() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn agent_figures(x: &Xvfb) -> anyhow::Result<()> {
-    let server = TestServer::start()?;
-    let (agent, link) = server.share(&x.display, &[])?;
-    let token = token_from_link(&link).ok_or_else(|| anyhow::anyhow!("no token in link"))?;
-    x.set_root_color([20, 20, 20])?;
+/// A workload on the shared screen, stopped on drop.
+struct Load {
+    child: Option<std::process::Child>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
 
-    let idle0 = cpu_seconds(agent.pid());
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let idle = (cpu_seconds(agent.pid()) - idle0) / 5.0 * 100.0;
-    println!("{:<38} {idle:.1} % of one core", "agent CPU, no viewer");
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
 
-    let mut viewer = Receiver::offer().await?;
-    let resp = post_offer(server.addr, token, &viewer.offer).await?;
-    anyhow::ensure!(resp.status == 201, "WHEP failed: {} {}", resp.status, resp.body);
-    viewer.accept(resp.body).await?;
-    viewer.wait_for_color(0.5, 0.5, [20, 20, 20], 14, Duration::from_secs(30)).await?;
+const SCENARIOS: [&str; 4] = ["static desktop", "typing in a terminal", "scrolling text", "full-screen repaints"];
 
-    // Glass-to-glass: paint, then wait for the decoded colour.
+fn xterm(display: &str, script: &str) -> Option<std::process::Child> {
+    std::process::Command::new("xterm")
+        .env("DISPLAY", display)
+        .args(["-geometry", "200x60+0+0", "-e", "bash", "-c", script])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()
+}
+
+fn start_load(display: &str, scenario: &str) -> Load {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Load { child: None, stop: stop.clone(), thread: None };
+    match scenario {
+        "typing in a terminal" => load.child = xterm(display, "while true; do for c in d e s k b e a m ' '; do printf \"$c\"; sleep 0.1; done; done"),
+        "scrolling text" => load.child = xterm(display, "while true; do ls -la /usr/lib | head -200; done"),
+        "full-screen repaints" => {
+            let display = display.to_string();
+            load.thread = Some(std::thread::spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let c = format!("#{:02x}{:02x}{:02x}", (i * 7) % 256, (i * 13) % 256, (i * 29) % 256);
+                    let _ = std::process::Command::new("xsetroot").env("DISPLAY", &display).args(["-solid", &c]).status();
+                    i += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }));
+        }
+        _ => {}
+    }
+    load
+}
+
+/// The reference: ffmpeg x11grab + libx264 ultrafast/zerolatency on the same screen.
+/// Returns (CPU % of one core, kbit/s), or None without ffmpeg.
+fn ffmpeg_reference(display: &str, secs: u64) -> Option<(f64, f64)> {
+    use std::io::Read;
+    let mut child = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "x11grab", "-draw_mouse", "0", "-framerate", "30"])
+        .args(["-video_size", &format!("{W}x{H}"), "-i", display])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-b:v", "4M", "-maxrate", "4M", "-bufsize", "1M"])
+        .args(["-g", "300", "-f", "h264", "pipe:1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut out = child.stdout.take()?;
+    let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = bytes.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (c0, b0) = (cpu_seconds(child.id()), bytes.load(Ordering::Relaxed));
+    std::thread::sleep(Duration::from_secs(secs));
+    let cpu = (cpu_seconds(child.id()) - c0) / secs as f64 * 100.0;
+    let kbps = (bytes.load(Ordering::Relaxed) - b0) as f64 * 8.0 / 1000.0 / secs as f64;
+    let _ = child.kill();
+    let _ = child.wait();
+    Some((cpu, kbps))
+}
+
+async fn glass_to_glass(x: &Xvfb, viewer: &mut Receiver) -> anyhow::Result<()> {
     let mut latency = Vec::new();
     for i in 0..20u8 {
         let color = if i % 2 == 0 { [200, 60, 20] } else { [20, 60, 200] };
@@ -147,66 +223,60 @@ async fn agent_figures(x: &Xvfb) -> anyhow::Result<()> {
         }
     }
     report("glass-to-glass (xsetroot -> decoded)", latency);
+    Ok(())
+}
 
-    let measure = |label: &'static str, secs: u64| {
-        let pid = agent.pid();
-        let bytes = viewer.bytes.clone();
-        async move {
-            let (c0, b0) = (cpu_seconds(pid), bytes.load(Ordering::Relaxed));
-            tokio::time::sleep(Duration::from_secs(secs)).await;
-            let kbps = (bytes.load(Ordering::Relaxed) - b0) as f64 * 8.0 / 1000.0 / secs as f64;
-            (label, (cpu_seconds(pid) - c0) / secs as f64 * 100.0, kbps)
-        }
-    };
-    while viewer.frames.try_recv().is_ok() {}
-    let (label, cpu, kbps) = measure("agent, static screen, 1 viewer", 10).await;
-    let mut static_frames = 0usize;
-    while viewer.frames.try_recv().is_ok() {
-        static_frames += 1;
-    }
-    println!("{label:<38} CPU {cpu:.1} % of one core, video {kbps:.1} kbit/s ({static_frames} frames in 10 s)");
+async fn agent_figures(x: &Xvfb) -> anyhow::Result<()> {
+    let server = TestServer::start()?;
+    let (agent, link) = server.share(&x.display, &[])?;
+    let token = token_from_link(&link).ok_or_else(|| anyhow::anyhow!("no token in link"))?;
+    x.set_root_color([20, 20, 20])?;
 
-    // A changing screen: repaint the whole root window ~20 times a second.
-    let display = x.display.clone();
-    let painter = std::thread::spawn(move || {
-        let start = Instant::now();
-        let mut i = 0u32;
-        while start.elapsed() < Duration::from_secs(10) {
-            let c = format!("#{:02x}{:02x}{:02x}", (i * 7) % 256, (i * 13) % 256, (i * 29) % 256);
-            let _ = std::process::Command::new("xsetroot").env("DISPLAY", &display).args(["-solid", &c]).status();
-            i += 1;
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        i
-    });
-    let (label, cpu, kbps) = measure("agent, full-screen repaints, 1 viewer", 10).await;
-    let paints = painter.join().unwrap_or(0);
-    let mut frames = 0usize;
-    while viewer.frames.try_recv().is_ok() {
-        frames += 1;
-    }
-    println!("{label:<38} CPU {cpu:.1} % of one core, video {kbps:.0} kbit/s ({paints} repaints, {frames} frames decoded)");
+    let idle0 = cpu_seconds(agent.pid());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = (cpu_seconds(agent.pid()) - idle0) / 5.0 * 100.0;
+    println!("{:<38} {idle:.1} % of one core", "agent CPU, no viewer");
 
-    // A terminal scrolling text (typical remote-support content).
-    let term = std::process::Command::new("xterm")
-        .env("DISPLAY", &x.display)
-        .args(["-geometry", "200x60+0+0", "-e", "bash", "-c", "while true; do ls -la /usr/lib | head -200; done"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Ok(mut term) = term {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+    let opened = Instant::now();
+    let mut viewer = Receiver::offer().await?;
+    let resp = post_offer(server.addr, token, &viewer.offer).await?;
+    anyhow::ensure!(resp.status == 201, "WHEP failed: {} {}", resp.status, resp.body);
+    viewer.accept(resp.body).await?;
+    viewer.wait_for_color(0.5, 0.5, [20, 20, 20], 14, Duration::from_secs(30)).await?;
+    println!("{:<38} {:.0} ms (offer, WHEP, ICE, DTLS, keyframe, decode)", "link opened -> first decoded frame", opened.elapsed().as_secs_f64() * 1e3);
+    glass_to_glass(x, &mut viewer).await?;
+
+    let mut ours = Vec::new();
+    for scenario in SCENARIOS {
+        x.set_root_color([20, 20, 20])?;
+        let load = start_load(&x.display, scenario);
+        tokio::time::sleep(Duration::from_secs(2)).await;
         while viewer.frames.try_recv().is_ok() {}
-        let (label, cpu, kbps) = measure("agent, scrolling terminal, 1 viewer", 10).await;
+        let (c0, b0) = (cpu_seconds(agent.pid()), viewer.bytes.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let cpu = (cpu_seconds(agent.pid()) - c0) / 10.0 * 100.0;
+        let kbps = (viewer.bytes.load(Ordering::Relaxed) - b0) as f64 * 8.0 / 1000.0 / 10.0;
         let mut frames = 0usize;
         while viewer.frames.try_recv().is_ok() {
             frames += 1;
         }
-        println!("{label:<38} CPU {cpu:.1} % of one core, video {kbps:.0} kbit/s ({:.1} fps decoded)", frames as f64 / 10.0);
-        let _ = term.kill();
-        let _ = term.wait();
+        drop(load);
+        ours.push((cpu, kbps, frames as f64 / 10.0));
     }
     viewer.close().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    println!("\n{:<24} {:>14} {:>12} {:>8} | {:>14} {:>12} | {:>9}", "scenario (1080p, 1 viewer)", "deskbeam CPU%", "kbit/s", "fps", "x264 CPU%", "kbit/s", "CPU ratio");
+    for (scenario, (cpu, kbps, fps)) in SCENARIOS.iter().zip(ours) {
+        let load = start_load(&x.display, scenario);
+        std::thread::sleep(Duration::from_secs(1));
+        let reference = ffmpeg_reference(&x.display, 10);
+        drop(load);
+        match reference {
+            Some((rcpu, rkbps)) => println!("{scenario:<24} {cpu:>14.1} {kbps:>12.1} {fps:>8.1} | {rcpu:>14.1} {rkbps:>12.1} | {:>9.2}", cpu / rcpu.max(0.01)),
+            None => println!("{scenario:<24} {cpu:>14.1} {kbps:>12.1} {fps:>8.1} | (ffmpeg not installed)"),
+        }
+    }
     Ok(())
 }
 
