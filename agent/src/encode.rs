@@ -26,6 +26,9 @@ pub struct EncodedFrame {
     /// Time spent converting and encoding.
     pub convert_time: Duration,
     pub encode_time: Duration,
+    /// `data` split into RTP payloads, by whichever viewer sends the frame first; every other
+    /// viewer reuses the split (see `transport::rtp_out`).
+    pub rtp_payloads: std::sync::OnceLock<Vec<Bytes>>,
 }
 
 /// Errors from an encoder.
@@ -171,6 +174,7 @@ impl Encoder for H264Encoder {
                 captured_at: frame.captured_at,
                 convert_time,
                 encode_time,
+                rtp_payloads: std::sync::OnceLock::new(),
             }),
         };
         self.out = out;

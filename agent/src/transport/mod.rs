@@ -8,7 +8,7 @@ mod keyframe;
 mod rtp_out;
 
 pub use keyframe::{is_keyframe_request, KeyframeRequestForwarder};
-pub use rtp_out::{RtpPacketizer, RTP_MTU};
+pub use rtp_out::{h264_payloads, RtpPacketizer, RTP_MTU};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -276,7 +276,8 @@ impl Session {
                             continue;
                         }
                         waiting_for_key = false;
-                        for packet in rtp.packetize(&frame.data, frame.captured_at) {
+                        let payloads = frame.rtp_payloads.get_or_init(|| h264_payloads(&frame.data));
+                        for packet in rtp.packetize(payloads, frame.captured_at) {
                             if let Err(e) = self.track.write_rtp(packet).await {
                                 tracing::debug!(error = %e, "RTP write failed");
                             }

@@ -13,9 +13,21 @@ use rtc::rtp::Packet;
 pub const RTP_MTU: usize = 1188;
 const VIDEO_CLOCK_HZ: u64 = 90_000;
 
+/// Splits an Annex-B access unit into H.264 RTP payloads (RFC 6184, packetization mode 1).
+/// Stateless across calls: each access unit carries its own SPS/PPS before an IDR, so the split
+/// is the same for every viewer and is done once per frame.
+pub fn h264_payloads(access_unit: &Bytes) -> Vec<Bytes> {
+    match H264Payloader::default().payload(RTP_MTU, access_unit) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot packetize an access unit");
+            Vec::new()
+        }
+    }
+}
+
 /// Per-viewer RTP state: SSRC, sequence numbers, the clock origin.
 pub struct RtpPacketizer {
-    payloader: H264Payloader,
     ssrc: u32,
     payload_type: u8,
     sequence: u16,
@@ -25,7 +37,7 @@ pub struct RtpPacketizer {
 
 impl RtpPacketizer {
     pub fn new(ssrc: u32, payload_type: u8, origin: Instant, first_sequence: u16, base_timestamp: u32) -> Self {
-        Self { payloader: H264Payloader::default(), ssrc, payload_type, sequence: first_sequence, origin, base_timestamp }
+        Self { ssrc, payload_type, sequence: first_sequence, origin, base_timestamp }
     }
 
     /// The RTP timestamp for a frame captured at `at` (90 kHz since the origin).
@@ -34,19 +46,14 @@ impl RtpPacketizer {
         self.base_timestamp.wrapping_add(ticks as u32)
     }
 
-    /// Packetizes one Annex-B access unit; the last packet carries the marker bit.
-    pub fn packetize(&mut self, access_unit: &Bytes, captured_at: Instant) -> Vec<Packet> {
-        let payloads = match self.payloader.payload(RTP_MTU, access_unit) {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot packetize an access unit");
-                return Vec::new();
-            }
-        };
+    /// Stamps one frame's payloads (from [`h264_payloads`]) with this viewer's SSRC, sequence
+    /// numbers and timestamp; the last packet carries the marker bit.
+    pub fn packetize(&mut self, payloads: &[Bytes], captured_at: Instant) -> Vec<Packet> {
         let timestamp = self.timestamp(captured_at);
         let last = payloads.len().saturating_sub(1);
         payloads
-            .into_iter()
+            .iter()
+            .cloned()
             .enumerate()
             .map(|(i, payload)| {
                 let sequence_number = self.sequence;
@@ -80,7 +87,7 @@ mod tests {
         // Two NAL units, one too large for a packet (FU-A).
         let mut au = vec![0, 0, 0, 1, 0x67, 1, 2, 3, 0, 0, 0, 1, 0x65];
         au.extend(std::iter::repeat_n(0xAB, 3000));
-        let packets = p.packetize(&Bytes::from(au), origin + Duration::from_secs(10));
+        let packets = p.packetize(&h264_payloads(&Bytes::from(au)), origin + Duration::from_secs(10));
         assert!(packets.len() >= 3);
         assert!(packets.iter().all(|pk| pk.header.timestamp == 1000 + 900_000));
         assert_eq!(packets.iter().filter(|pk| pk.header.marker).count(), 1);
