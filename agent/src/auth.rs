@@ -66,7 +66,11 @@ impl LinkVerifier {
     }
 
     pub fn verify(&self, token: &str, host_id: &str, link_id: &str) -> Result<LinkClaims, LinkCheckError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        self.verify_at(token, host_id, link_id, now)
+        self.verify_at(token, host_id, link_id, now_unix())
     }
+}
+
+/// Unix seconds now (0 if the clock is before 1970). Token times are in these units.
+pub fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -111,13 +111,6 @@ pub fn format_viewer(v: &ViewerInfo, now: u64) -> String {
     )
 }
 
-impl LinkClient {
-    /// Base URL (for messages).
-    pub fn base(&self) -> &Url {
-        &self.base
-    }
-}
-
 fn decode<T: serde::de::DeserializeOwned>(mut resp: ureq::http::Response<ureq::Body>) -> Result<T, LinkApiError> {
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().map_err(|e| LinkApiError::Transport(e.to_string()))?;

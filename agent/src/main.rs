@@ -15,6 +15,7 @@ use deskbeam_agent::pipeline::{Pipeline, PipelineSettings};
 use deskbeam_agent::signaling::AgentEvent;
 use deskbeam_agent::transport::TransportConfig;
 use deskbeam_agent::ShareConfig;
+use deskbeam_agent::auth::now_unix;
 use deskbeam_agent::links::{format_link, format_viewer, random_pin, LinkClient};
 use deskbeam_proto::api::CreateLinkRequest;
 use deskbeam_proto::Scope;
@@ -196,10 +197,6 @@ fn client(server: &ServerArgs) -> anyhow::Result<LinkClient> {
         .ok_or_else(|| anyhow::anyhow!("--server must be an http:// or https:// URL"))?;
     anyhow::ensure!(!server.token.trim().is_empty(), "a host token is required (--token or DESKBEAM_TOKEN)");
     Ok(LinkClient::new(base, server.token.trim().to_string()))
-}
-
-fn now_unix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn viewers(server: &ServerArgs) -> anyhow::Result<()> {

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use deskbeam_proto::signal::{AgentMessage, ServerMessage, ViewerId};
 use deskbeam_proto::PROTOCOL_VERSION;
@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use crate::auth::LinkVerifier;
+use crate::auth::{now_unix, LinkVerifier};
 use crate::config::ShareConfig;
 use crate::input::service::AuditEvent;
 use crate::input::ControlService;
@@ -69,10 +69,6 @@ enum Internal {
     Send(AgentMessage),
     Joined { viewer_id: ViewerId, close: oneshot::Sender<String>, expires_at: u64 },
     Gone { viewer_id: ViewerId, reason: String },
-}
-
-fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Runs the agent until `shutdown` resolves or a fatal error.

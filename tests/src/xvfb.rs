@@ -62,6 +62,28 @@ impl Xvfb {
         anyhow::ensure!(status.success(), "xsetroot failed");
         Ok(())
     }
+
+    /// Where the X pointer is (`xdotool getmouselocation`); (-1, -1) if unknown.
+    pub fn pointer(&self) -> (i32, i32) {
+        let out = Command::new("xdotool").env("DISPLAY", &self.display).arg("getmouselocation").output();
+        let text = out.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
+        let field = |k: &str| text.split_whitespace().find_map(|f| f.strip_prefix(k)).and_then(|v| v.parse().ok()).unwrap_or(-1);
+        (field("x:"), field("y:"))
+    }
+
+    /// An xterm at the top left running a plain bash in `dir`, given a moment to map.
+    pub fn xterm(&self, dir: &std::path::Path) -> anyhow::Result<Child> {
+        let child = Command::new("xterm")
+            .env("DISPLAY", &self.display)
+            .env("PS1", "$ ")
+            .current_dir(dir)
+            .args(["-geometry", "100x30+0+0", "-e", "bash", "--norc", "--noprofile"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        std::thread::sleep(Duration::from_millis(1500));
+        Ok(child)
+    }
 }
 
 impl Drop for Xvfb {

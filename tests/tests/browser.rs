@@ -126,15 +126,7 @@ fn chromium_with_a_control_link_clicks_and_types_into_the_desktop() {
     }
     let x = Xvfb::start(210, 1024, 768).expect("Xvfb");
     let dir = deskbeam_tests::procs::tempdir::TempDir::new().expect("temp dir");
-    let mut term = Command::new("xterm")
-        .env("DISPLAY", &x.display)
-        .current_dir(dir.path())
-        .args(["-geometry", "100x30+0+0", "-e", "bash", "--norc", "--noprofile"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("xterm");
-    std::thread::sleep(Duration::from_millis(1500));
+    let mut term = x.xterm(dir.path()).expect("xterm");
     let server = TestServer::start().expect("server");
     let (_agent, link) = server.share(&x.display, &["--scope", "control", "--consent", "auto"]).expect("link");
 
@@ -152,10 +144,7 @@ fn chromium_with_a_control_link_clicks_and_types_into_the_desktop() {
 
     let content = std::fs::read_to_string(dir.path().join("browser.txt")).unwrap_or_default();
     assert_eq!(content.trim(), "from_chromium", "typed through the browser");
-    let loc = Command::new("xdotool").env("DISPLAY", &x.display).arg("getmouselocation").output().expect("xdotool");
-    let loc = String::from_utf8_lossy(&loc.stdout).to_string();
-    let field = |k: &str| loc.split_whitespace().find_map(|f| f.strip_prefix(k)).and_then(|v| v.parse::<i32>().ok()).unwrap_or(-1);
-    let (px, py) = (field("x:"), field("y:"));
+    let (px, py) = x.pointer();
     // The click landed where the browser clicked (a pixel or two of rounding in the page).
     assert!((px - 256).abs() <= 3 && (py - 96).abs() <= 3, "pointer at ({px},{py}), want about (256,96)");
     let _ = term.wait();

@@ -3,7 +3,7 @@
 //! mid-keypress leaves no key stuck; the host's consent prompt decides.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use deskbeam_proto::input::{AgentInput, ControlState, MouseButton, ViewerInput};
@@ -16,37 +16,6 @@ use deskbeam_tests::{init_tracing, require_tools};
 
 const W: u32 = 1024;
 const H: u32 = 768;
-
-struct Xterm(Child);
-
-impl Drop for Xterm {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// An xterm filling the top-left of the screen, running a plain shell in `dir`.
-fn xterm(display: &str, dir: &std::path::Path) -> Xterm {
-    let child = Command::new("xterm")
-        .env("DISPLAY", display)
-        .env("PS1", "$ ")
-        .current_dir(dir)
-        .args(["-geometry", "100x30+0+0", "-e", "bash", "--norc", "--noprofile"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("xterm starts");
-    std::thread::sleep(Duration::from_millis(1500));
-    Xterm(child)
-}
-
-fn mouse_location(display: &str) -> (i32, i32) {
-    let out = Command::new("xdotool").env("DISPLAY", display).arg("getmouselocation").output().expect("xdotool");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let field = |k: &str| text.split_whitespace().find_map(|f| f.strip_prefix(k)).and_then(|v| v.parse().ok()).unwrap_or(-1);
-    (field("x:"), field("y:"))
-}
 
 /// Key events a US keyboard produces for `text` (what a browser would send).
 fn key_events(text: &str) -> Vec<ViewerInput> {
@@ -76,6 +45,16 @@ fn key_events(text: &str) -> Vec<ViewerInput> {
         }
     }
     out
+}
+
+/// A child process killed when the test ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 async fn connect(server: &TestServer, link: &str) -> Receiver {
@@ -125,7 +104,7 @@ fn setup(test: &str) -> Option<(Xvfb, TestServer, TempDir)> {
 async fn a_control_link_moves_clicks_and_types_into_an_xterm() {
     init_tracing();
     let Some((x, server, dir)) = setup("remote control") else { return };
-    let _term = xterm(&x.display, dir.path());
+    let _term = Killed(x.xterm(dir.path()).expect("xterm"));
     let (_agent, link) = server.share(&x.display, &["--scope", "control", "--consent", "auto"]).expect("link");
     let mut viewer = connect(&server, &link).await;
     take_control(&mut viewer).await;
@@ -135,7 +114,7 @@ async fn a_control_link_moves_clicks_and_types_into_an_xterm() {
     viewer.send_input(&ViewerInput::Button { b: MouseButton::Left, down: false }).await.expect("up");
     tokio::time::sleep(Duration::from_millis(400)).await;
     let want = ((0.25 * f64::from(W - 1)).round() as i32, (0.125 * f64::from(H - 1)).round() as i32);
-    assert_eq!(mouse_location(&x.display), want);
+    assert_eq!(x.pointer(), want);
 
     for event in key_events("echo Deskbeam_42 > typed.txt\n") {
         viewer.send_input(&event).await.expect("key");
@@ -155,10 +134,10 @@ async fn a_control_link_moves_clicks_and_types_into_an_xterm() {
 async fn a_view_link_cannot_control_and_the_agent_logs_the_rejection() {
     init_tracing();
     let Some((x, server, dir)) = setup("view-only input") else { return };
-    let _term = xterm(&x.display, dir.path());
+    let _term = Killed(x.xterm(dir.path()).expect("xterm"));
     let (agent, link) = server.share(&x.display, &["--consent", "auto"]).expect("link");
     let mut viewer = connect(&server, &link).await;
-    let before = mouse_location(&x.display);
+    let before = x.pointer();
 
     viewer.send_input(&ViewerInput::RequestControl).await.expect("send");
     let refused = viewer
@@ -174,7 +153,7 @@ async fn a_view_link_cannot_control_and_the_agent_logs_the_rejection() {
     let rejected = viewer.wait_agent_input(Duration::from_secs(5), |m| matches!(m, AgentInput::Rejected { .. })).await.expect("rejected");
     assert!(matches!(&rejected, AgentInput::Rejected { code, .. } if code == "no_control"), "{rejected:?}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(mouse_location(&x.display), before, "the pointer did not move");
+    assert_eq!(x.pointer(), before, "the pointer did not move");
     assert!(!dir.path().join("nope.txt").exists(), "nothing was typed");
     assert!(agent.stderr_contains("rejected viewer input", Duration::from_secs(5)), "the agent logs the rejection");
 
@@ -190,7 +169,7 @@ async fn a_view_link_cannot_control_and_the_agent_logs_the_rejection() {
 async fn a_viewer_dropping_mid_keypress_leaves_no_modifier_stuck() {
     init_tracing();
     let Some((x, server, dir)) = setup("stuck keys") else { return };
-    let _term = xterm(&x.display, dir.path());
+    let _term = Killed(x.xterm(dir.path()).expect("xterm"));
     let (_agent, link) = server.share(&x.display, &["--scope", "control", "--consent", "auto"]).expect("link");
     let mut viewer = connect(&server, &link).await;
     take_control(&mut viewer).await;
