@@ -7,9 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh test
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/browser && npm run --silent check)
-# The static check runs two Chromiums against each other; on a loaded machine a WebRTC setup can
-# miss its deadline once. A second failure fails the build.
-(cd tests/browser && { npm run --silent static-check || { echo "static-check: retrying once" >&2; npm run --silent static-check; }; })
+(cd tests/browser && npm run --silent static-check)
 (cd tests/browser && npm run --silent dashboard-check)
 
 # aiortc: an independent WebRTC stack that plays a WHEP viewer in the interop test.

@@ -255,11 +255,12 @@ const picture = (page) => page.evaluate(() => {
 const at = (r, fx, fy) => [r.left + fx * r.width, r.top + fy * r.height];
 /** @param {import('playwright-core').Page} page @param {string} control */
 async function waitControl(page, control) {
+  // The data channel opens after ICE and DTLS between two Chromiums: allow for a loaded machine.
   try {
-    await page.waitForSelector(`body[data-control="${control}"]`, { state: 'attached', timeout: 10_000 });
+    await page.waitForSelector(`body[data-control="${control}"]`, { state: 'attached', timeout: 30_000 });
   } catch {
     const s = await status(page);
-    throw new CheckError(`wanted control ${control} within 10 s, still ${JSON.stringify(s.global.control)} (state ${s.state})`);
+    throw new CheckError(`wanted control ${control} within 30 s, still ${JSON.stringify(s.global.control)} (state ${s.state})`);
   }
 }
 
