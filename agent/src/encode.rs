@@ -65,13 +65,13 @@ impl Default for EncoderSettings {
 pub struct H264Encoder {
     settings: EncoderSettings,
     inner: Option<(u32, u32, openh264::encoder::Encoder)>,
+    /// Reused I420 buffer.
     yuv: Vec<u8>,
-    out: Vec<u8>,
 }
 
 impl H264Encoder {
     pub fn new(settings: EncoderSettings) -> Self {
-        Self { settings, inner: None, yuv: Vec::new(), out: Vec::new() }
+        Self { settings, inner: None, yuv: Vec::new() }
     }
 
     fn config(&self) -> EncoderConfig {
@@ -94,7 +94,8 @@ impl H264Encoder {
             .debug(false)
     }
 
-    fn encoder_for(&mut self, w: u32, h: u32) -> Result<&mut openh264::encoder::Encoder, EncodeError> {
+    /// Makes sure an encoder for `w`×`h` exists (a new size starts a new encoder, hence an IDR).
+    fn ensure_encoder(&mut self, w: u32, h: u32) -> Result<(), EncodeError> {
         let stale = !matches!(&self.inner, Some((iw, ih, _)) if *iw == w && *ih == h);
         if stale {
             let enc = openh264::encoder::Encoder::with_api_config(OpenH264API::from_source(), self.config())
@@ -102,10 +103,7 @@ impl H264Encoder {
             tracing::info!(width = w, height = h, bitrate = self.settings.bitrate_bps, "H.264 encoder ready");
             self.inner = Some((w, h, enc));
         }
-        match &mut self.inner {
-            Some((_, _, enc)) => Ok(enc),
-            None => Err(EncodeError::Init("encoder missing".into())),
-        }
+        Ok(())
     }
 }
 
@@ -140,33 +138,20 @@ impl Encoder for H264Encoder {
     fn encode(&mut self, frame: &Frame, keyframe: bool) -> Result<Option<EncodedFrame>, EncodeError> {
         let (w, h) = even_size(frame.width, frame.height);
         let started = Instant::now();
-        let mut yuv = std::mem::take(&mut self.yuv);
-        let converted = bgrx_to_i420(frame, w, h, &mut yuv);
+        bgrx_to_i420(frame, w, h, &mut self.yuv)?;
         let convert_time = started.elapsed();
-        if let Err(e) = converted {
-            self.yuv = yuv;
-            return Err(e);
-        }
-        let mut out = std::mem::take(&mut self.out);
-        out.clear();
-        let result = self.encode_i420(&yuv, w, h, keyframe, &mut out);
-        self.yuv = yuv;
+        self.ensure_encoder(w, h)?;
+        let Some((_, _, enc)) = self.inner.as_mut() else { return Err(EncodeError::Init("encoder missing".into())) };
+        let (frame_type, data) = encode_i420(enc, &self.yuv, w, h, keyframe)?;
         let encode_time = started.elapsed().saturating_sub(convert_time);
-        let frame_type = match result {
-            Ok(t) => t,
-            Err(e) => {
-                self.out = out;
-                return Err(e);
-            }
-        };
-        let encoded = match frame_type {
+        Ok(match frame_type {
             FrameType::Skip | FrameType::Invalid => None,
-            t if out.is_empty() => {
+            t if data.is_empty() => {
                 tracing::debug!(?t, "encoder produced no data");
                 None
             }
             t => Some(EncodedFrame {
-                data: Bytes::copy_from_slice(&out),
+                data: Bytes::from(data),
                 // Only an IDR lets a new decoder start; a scene-change I frame does not.
                 keyframe: matches!(t, FrameType::IDR),
                 width: w,
@@ -176,28 +161,29 @@ impl Encoder for H264Encoder {
                 encode_time,
                 rtp_payloads: std::sync::OnceLock::new(),
             }),
-        };
-        self.out = out;
-        Ok(encoded)
+        })
     }
 }
 
-impl H264Encoder {
-    fn encode_i420(&mut self, yuv: &[u8], w: u32, h: u32, keyframe: bool, out: &mut Vec<u8>) -> Result<FrameType, EncodeError> {
-        let (y_len, c_len) = ((w * h) as usize, ((w / 2) * (h / 2)) as usize);
-        let slices = YUVSlices::new(
-            (&yuv[..y_len], &yuv[y_len..y_len + c_len], &yuv[y_len + c_len..]),
-            (w as usize, h as usize),
-            (w as usize, (w / 2) as usize, (w / 2) as usize),
-        );
-        let enc = self.encoder_for(w, h)?;
-        if keyframe {
-            enc.force_intra_frame();
-        }
-        let stream = enc.encode(&slices).map_err(|e| EncodeError::Encode(e.to_string()))?;
-        stream.write_vec(out);
-        Ok(stream.frame_type())
+/// Encodes one packed I420 picture; returns its type and Annex-B bytes.
+fn encode_i420(
+    enc: &mut openh264::encoder::Encoder,
+    yuv: &[u8],
+    w: u32,
+    h: u32,
+    keyframe: bool,
+) -> Result<(FrameType, Vec<u8>), EncodeError> {
+    let (y_len, c_len) = ((w * h) as usize, ((w / 2) * (h / 2)) as usize);
+    let slices = YUVSlices::new(
+        (&yuv[..y_len], &yuv[y_len..y_len + c_len], &yuv[y_len + c_len..]),
+        (w as usize, h as usize),
+        (w as usize, (w / 2) as usize, (w / 2) as usize),
+    );
+    if keyframe {
+        enc.force_intra_frame();
     }
+    let stream = enc.encode(&slices).map_err(|e| EncodeError::Encode(e.to_string()))?;
+    Ok((stream.frame_type(), stream.to_vec()))
 }
 
 #[cfg(test)]
