@@ -436,7 +436,11 @@ const CHECKS = [
       const page = await newPage();
       await page.goto(link.url);
       await waitState(page, 'connected', 15_000);
-      await page.waitForFunction(() => document.body.dataset.control !== 'none', undefined, { timeout: 5000 });
+      // The input channel opens after the picture on a loaded machine; the notice travels on it.
+      await page.waitForFunction(() => document.body.dataset.control !== 'none', undefined, { timeout: 15_000 }).catch(async () => {
+        const channel = await sender.evaluate(() => ({ pc: /** @type {any} */ (window).pc?.connectionState, ch: /** @type {any} */ (window).ch?.readyState }));
+        throw new CheckError(`${reason}: the input channel never carried the control state (sender ${JSON.stringify(channel)}, viewer ${JSON.stringify(await viewerStatus(page))})`);
+      });
       const before = server.offers().length;
       await sender.evaluate((r) => /** @type {any} */ (window).closing(r), reason);
       const s = await waitState(page, /** @type {string} */ (state), 5000);
