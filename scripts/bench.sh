@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # `make bench`: release build, then print the benchmark figures (no pass/fail).
+# DESKBEAM_G2G_SECONDS sets how long glass-to-glass is measured per screen size (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Glass-to-glass runs the viewer page in headless Chromium (playwright-core from tests/browser).
+scripts/deps.sh test
+[ -d tests/browser/node_modules/playwright-core ] || (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 cargo build --release --bins
-RUST_LOG="${RUST_LOG:-warn}" cargo run --release -q -p deskbeam-tests --bin deskbeam-bench
+export RUST_LOG="${RUST_LOG:-warn}"
+cargo run --release -q -p deskbeam-tests --bin deskbeam-bench
+cargo run --release -q -p deskbeam-tests --bin deskbeam-g2g -- --seconds "${DESKBEAM_G2G_SECONDS:-20}"
