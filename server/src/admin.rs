@@ -23,6 +23,8 @@ pub enum AdminError {
     NoSuchUser(String),
     #[error("no host token with id {0:?}")]
     NoSuchToken(String),
+    #[error("--count must be between 1 and {MAX_HOST_TOKEN_COUNT}, not {0}")]
+    BadCount(u32),
     #[error("could not write the output: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -49,6 +51,28 @@ pub fn create_host_token(
         None => None,
     };
     Ok(state.issue_owned_host_token(name, owner.as_deref())?.token)
+}
+
+/// Most hosts one `host-token --count` may enrol (load tests, fleet provisioning).
+pub const MAX_HOST_TOKEN_COUNT: u32 = 10_000;
+
+/// Enrols `count` hosts named `<name>-<n>` (n from 1) in one store session and writes one token
+/// per line to `out`. Much faster than `count` processes, each opening the store.
+pub fn create_host_tokens(
+    data_dir: &Path,
+    name: &str,
+    count: u32,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    if count == 0 || count > MAX_HOST_TOKEN_COUNT {
+        return Err(AdminError::BadCount(count));
+    }
+    let state = open(data_dir)?;
+    for n in 1..=count {
+        let issued = state.issue_owned_host_token(&format!("{name}-{n}"), None)?;
+        writeln!(out, "{}", issued.token)?;
+    }
+    Ok(())
 }
 
 /// One line per host token: `jti host_id host_name owner created_at active|revoked`.

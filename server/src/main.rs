@@ -50,6 +50,9 @@ enum Command {
         /// Bind the host to this user account (its dashboard manages the host's links).
         #[arg(long)]
         user: Option<String>,
+        /// Enrol this many hosts (named <name>-1, <name>-2, …), one token per line.
+        #[arg(long, conflicts_with = "user")]
+        count: Option<u32>,
     },
     /// Manage user accounts.
     User {
@@ -143,9 +146,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         trust_proxy: cli.trust_proxy,
         tls,
     };
+    raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(deskbeam_server::run(config, shutdown_signal()))?;
     Ok(())
+}
+
+/// Lifts the soft limit on open files to the hard limit: every agent WebSocket and every
+/// viewer request holds a descriptor, and the usual soft default (1024) caps a server at about
+/// a thousand agents.
+fn raise_open_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current == limit.maximum {
+        tracing::info!(limit = ?limit.current, "open file limit");
+        return;
+    }
+    let raised = Rlimit {
+        current: limit.maximum,
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open file limit"),
+        Err(e) => tracing::warn!(error = %e, limit = ?limit.current, "cannot raise the open file limit"),
+    }
 }
 
 /// The administrative subcommands: each opens the data dir, acts, prints, exits.
@@ -155,7 +179,17 @@ fn admin(command: Command, data_dir: &Path) -> anyhow::Result<()> {
         Command::HostToken {
             action: None,
             name,
+            count: Some(count),
+            ..
+        } => {
+            admin::create_host_tokens(data_dir, &name, count, &mut stdout)
+                .context("creating host tokens")?;
+        }
+        Command::HostToken {
+            action: None,
+            name,
             user,
+            count: None,
         } => {
             let token = admin::create_host_token(data_dir, &name, user.as_deref())
                 .context("creating a host token")?;

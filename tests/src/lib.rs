@@ -5,8 +5,14 @@
 //! - [`whep`]: a minimal WHEP/HTTP client over a raw socket.
 //! - [`xvfb`]: a virtual X display for real capture tests.
 //! - [`procs`]: the `deskbeam-server` / `deskbeam-agent` binaries as child processes.
+//! - [`fake_agent`]: the agent's signaling protocol without a screen (answers offers with SDP).
+//! - [`load`]: many fake agents and WHEP negotiations against a real server (`deskbeam-load`).
+//! - [`procstat`]: a process's memory, CPU and descriptors from `/proc`.
 
+pub mod fake_agent;
+pub mod load;
 pub mod procs;
+pub mod procstat;
 pub mod receiver;
 pub mod whep;
 pub mod xvfb;
