@@ -11,19 +11,24 @@
  *   node tests/browser/g2g.mjs --url URL [--seconds 20] [--screen WxH] [--timeout-ms 45000]
  *        [--jitter-buffer-target MS] [--chromium PATH]
  *
- * The glass is the frame's `expectedDisplayTime` (when the browser expects it to be visible),
+ * The glass is the frame's `expectedDisplayTime` (when the browser expects it to be visible; never
+ * taken earlier than its `presentationTime`, which headless Chromium sometimes reports later),
  * moved from the page's monotonic clock to wall-clock milliseconds with an offset measured
  * against `Date.now()` to a fraction of a millisecond. Latency = glass − painted time. Also split at
- * `receiveTime` (the last packet of the frame arrived): painted → received is the agent and
- * the network, received → glass is the browser (jitter buffer, decode, render).
+ * `receiveTime` (the last packet of the frame arrived) and `presentationTime` (the frame reached
+ * the compositor): painted → received is the agent and the network, received → presented the
+ * browser's jitter buffer, decoder and renderer, presented → glass the compositor's frame.
  * --screen      the shared screen's size, so a scaled video is read at the right place (default:
  *               the video's own size).
  * --jitter-buffer-target sets `RTCRtpReceiver.jitterBufferTarget` (ms) on the page's receiver as
  *               soon as its track arrives, to compare with the viewer's own setting.
  *
- * Prints one JSON line: {"ok":true,"latency":{p50,p95,p99,min,max},"toReceive":{…},
- * "receiveToGlass":{…},"decoded","rejected","repeats","future","video":{width,height},
- * "browser":{decodeMs,jitterBufferMs,jitterBufferTargetMs,jitterBufferMinimumMs,fps,framesDropped}}
+ * Prints one JSON line: {"ok":true,"latency":{p50,p95,p99,min,max,n},"toReceive":{…},
+ * "receiveToPresent":{…},"presentToGlass":{…},"toCallback":{painted → the rVFC callback ran},
+ * "raw":{the same five as arrays of ms},"decoded",
+ * "rejected","repeats","future","clockDriftMs","video":{width,height},"browser":{decodeMs,
+ * jitterBufferMs,jitterBufferTargetMs,jitterBufferMinimumMs,processingMs,fps,framesDropped},
+ * "extensions":{"offered":[RTP header extension URIs],"answered":[…]}}
  * (times in ms; `rejected`: frames whose row did not read cleanly; `repeats`: the same time as
  * the frame before; `future`: a time ahead of the clock, which would mean the clocks disagree).
  * On failure {"ok":false,"reason",…} and exit 1; bad flags exit 2. The browser is always closed
@@ -176,25 +181,29 @@ async function measureInPage({ seconds, layout, screen }) {
 
   const offsetBefore = wallOffset();
   const statsBefore = await inbound();
-  /** @type {{latency: number, toReceive: number|null}[]} */
+  /** @type {{latency: number, toReceive: number|null, toPresent: number, toCallback: number}[]} */
   const samples = [];
   let rejected = 0, repeats = 0, future = 0, last = -1;
   const scale = screen ? video.videoWidth / screen.width : 1;
   await new Promise((resolve) => {
     const end = performance.now() + seconds * 1000;
     /** @type {VideoFrameRequestCallback} */
-    const onFrame = (_now, meta) => {
+    const onFrame = (now, meta) => {
       ctx.drawImage(video, origin * scale, origin * scale, cell * cells * scale, cell * scale, 0, 0, canvas.width, canvas.height);
       const painted = decode();
       if (painted === null) rejected++;
       else if (painted === last) repeats++;
       else {
         last = painted;
-        const glass = meta.expectedDisplayTime + offsetBefore;
+        // Not before the compositor has the frame (headless Chromium sometimes expects it earlier).
+        const glass = Math.max(meta.expectedDisplayTime, meta.presentationTime) + offsetBefore;
         const since = (/** @type {number} */ wall) => ((wall % modulus) - painted + modulus) % modulus;
         const latency = since(glass);
         if (latency > modulus / 2) future++;
-        else samples.push({ latency, toReceive: meta.receiveTime === undefined ? null : since(meta.receiveTime + offsetBefore) });
+        else {
+          const toReceive = meta.receiveTime === undefined ? null : since(meta.receiveTime + offsetBefore);
+          samples.push({ latency, toReceive, toPresent: since(meta.presentationTime + offsetBefore), toCallback: since(now + offsetBefore) });
+        }
       }
       if (performance.now() < end) video.requestVideoFrameCallback(onFrame);
       else resolve(undefined);
@@ -202,7 +211,10 @@ async function measureInPage({ seconds, layout, screen }) {
     video.requestVideoFrameCallback(onFrame);
   });
   const statsAfter = await inbound();
+  const pc = /** @type {RTCPeerConnection|undefined} */ (/** @type {any} */ (window).g2gPeers?.at(-1));
+  const extmaps = (/** @type {string|undefined} */ sdp) => (sdp ?? '').split(/\r?\n/).filter((l) => l.startsWith('a=extmap:')).map((l) => l.split(' ')[1]);
   return {
+    extensions: { offered: extmaps(pc?.localDescription?.sdp), answered: extmaps(pc?.remoteDescription?.sdp) },
     samples, rejected, repeats, future, drift: wallOffset() - offsetBefore,
     video: { width: video.videoWidth, height: video.videoHeight },
     statsBefore: statsBefore && JSON.parse(JSON.stringify(statsBefore)), statsAfter: statsAfter && JSON.parse(JSON.stringify(statsAfter)),
@@ -283,12 +295,18 @@ async function run(config) {
     await page.waitForTimeout(1000); // past the first keyframe and the decoder's start-up
     const raw = await page.evaluate(measureInPage, { seconds: config.seconds, layout: LAYOUT, screen: config.screen });
     const toReceive = raw.samples.flatMap((s) => (s.toReceive === null ? [] : [s.toReceive]));
-    const receiveToGlass = raw.samples.flatMap((s) => (s.toReceive === null ? [] : [s.latency - s.toReceive]));
+    const receiveToPresent = raw.samples.flatMap((s) => (s.toReceive === null ? [] : [s.toPresent - s.toReceive]));
+    const presentToGlass = raw.samples.map((s) => s.latency - s.toPresent);
+    const toCallback = raw.samples.map((s) => s.toCallback);
+    const tenths = (/** @type {number[]} */ v) => v.map((x) => Math.round(x * 10) / 10);
     emit({
       ok: true, seconds: config.seconds, latency: summary(raw.samples.map((s) => s.latency)),
-      toReceive: summary(toReceive), receiveToGlass: summary(receiveToGlass),
+      toReceive: summary(toReceive), receiveToPresent: summary(receiveToPresent), presentToGlass: summary(presentToGlass),
+      toCallback: summary(toCallback),
+      raw: { latency: tenths(raw.samples.map((s) => s.latency)), toReceive: tenths(toReceive), receiveToPresent: tenths(receiveToPresent), presentToGlass: tenths(presentToGlass), toCallback: tenths(toCallback) },
       decoded: raw.samples.length, rejected: raw.rejected, repeats: raw.repeats, future: raw.future,
       clockDriftMs: Math.round(raw.drift * 100) / 100, video: raw.video, browser: browserStats(raw.statsBefore, raw.statsAfter),
+      extensions: raw.extensions,
     });
     return 0;
   } catch (err) {

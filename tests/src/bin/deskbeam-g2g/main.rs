@@ -28,9 +28,14 @@ struct Args {
     /// Screen sizes to measure, WxH.
     #[arg(long = "size", default_values = ["1920x1080", "1280x720"], value_parser = parse_size)]
     sizes: Vec<(u32, u32)>,
-    /// Seconds of measurement per size (after the first frame).
+    /// Seconds of measurement per run (after the first frame).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=600))]
     seconds: u32,
+    /// Runs per size, each with a fresh Xvfb, agent and browser, pooled. The painter, the agent's
+    /// capture tick and the browser's frame clock are all periodic, so one run sees one fixed
+    /// phase between them; several runs sample several.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    runs: u32,
     /// How often the painter changes the pattern.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=240))]
     paint_hz: u32,
@@ -51,13 +56,22 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     }
 }
 
+/// The first display number from `from` with neither a lock file nor a socket. Displays whose
+/// Xvfb was killed keep both, and other runs' ranges may be full of them.
+fn first_free_display(from: u32) -> u32 {
+    let taken = |n: u32| {
+        std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists() || std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+    };
+    (from..from + 1000).find(|&n| !taken(n)).unwrap_or(from)
+}
+
 fn driver() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/g2g.mjs")
 }
 
 /// One size: everything started, measured, stopped. Returns g2g.mjs's result line.
 fn measure(args: &Args, (w, h): (u32, u32)) -> anyhow::Result<Value> {
-    let x = Xvfb::start(190, w, h)?;
+    let x = Xvfb::start(first_free_display(400), w, h)?;
     x.set_root_color([96, 96, 96])?;
     let painter = Painter::start(&x.display, args.paint_hz)?;
     let server = TestServer::start()?;
@@ -79,28 +93,89 @@ fn measure(args: &Args, (w, h): (u32, u32)) -> anyhow::Result<Value> {
     Ok(result)
 }
 
-/// "p50 / p95 / p99" of a `{p50, p95, p99}` object in ms.
-fn percentiles(v: &Value) -> String {
-    let p = |k: &str| v.get(k).and_then(Value::as_f64).map_or("  -  ".to_string(), |ms| format!("{ms:5.1}"));
-    format!("p50 {} ms   p95 {} ms   p99 {} ms", p("p50"), p("p95"), p("p99"))
+/// The figures of several runs of one size, pooled.
+#[derive(Default)]
+struct Pool {
+    latency: Vec<f64>,
+    to_receive: Vec<f64>,
+    receive_to_present: Vec<f64>,
+    present_to_glass: Vec<f64>,
+    to_callback: Vec<f64>,
+    run_p50: Vec<f64>,
+    decoded: u64,
+    rejected: u64,
+    repeats: u64,
+    future: u64,
+    painted: u64,
+    browser: Vec<Value>,
+    extensions: Option<Value>,
 }
 
-fn print(size: (u32, u32), seconds: u32, r: &Value) {
-    let count = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
+impl Pool {
+    fn add(&mut self, r: &Value) {
+        let raw = |k: &str| -> Vec<f64> { r["raw"][k].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default() };
+        let count = |k: &str| r.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let mut latency = raw("latency");
+        self.run_p50.push(percentile(&mut latency, 0.5));
+        self.latency.extend(latency);
+        self.to_receive.extend(raw("toReceive"));
+        self.receive_to_present.extend(raw("receiveToPresent"));
+        self.present_to_glass.extend(raw("presentToGlass"));
+        self.to_callback.extend(raw("toCallback"));
+        self.decoded += count("decoded");
+        self.rejected += count("rejected");
+        self.repeats += count("repeats");
+        self.future += count("future");
+        self.painted += count("painted");
+        self.browser.push(r["browser"].clone());
+        self.extensions = Some(r["extensions"].clone());
+    }
+
+    /// Mean over the runs of one `browser` figure.
+    fn browser_mean(&self, key: &str) -> String {
+        let values: Vec<f64> = self.browser.iter().filter_map(|b| b.get(key).and_then(Value::as_f64)).collect();
+        if values.is_empty() {
+            return "-".into();
+        }
+        format!("{:.1}", values.iter().sum::<f64>() / values.len() as f64)
+    }
+}
+
+/// Nearest-rank percentile (`p` in 0..=1) of `ms`; NaN when empty.
+fn percentile(ms: &mut [f64], p: f64) -> f64 {
+    if ms.is_empty() {
+        return f64::NAN;
+    }
+    ms.sort_by(f64::total_cmp);
+    let rank = ((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len());
+    ms[rank - 1]
+}
+
+fn percentiles(ms: &mut [f64]) -> String {
+    let (p50, p95, p99) = (percentile(ms, 0.5), percentile(ms, 0.95), percentile(ms, 0.99));
+    format!("p50 {p50:5.1} ms   p95 {p95:5.1} ms   p99 {p99:5.1} ms")
+}
+
+fn print(size: (u32, u32), args: &Args, pool: &mut Pool) {
     let label = format!("glass-to-glass, Chromium, {}x{}", size.0, size.1);
-    println!("{label:<44} {}", percentiles(&r["latency"]));
-    println!("{:<44} {}", "  painted -> frame received (network side)", percentiles(&r["toReceive"]));
-    println!("{:<44} {}", "  frame received -> on glass (browser side)", percentiles(&r["receiveToGlass"]));
+    let runs: Vec<String> = pool.run_p50.iter().map(|v| format!("{v:.1}")).collect();
+    println!("{label:<46} {}   ({} runs x {} s; p50 per run {})", percentiles(&mut pool.latency), runs.len(), args.seconds, runs.join(" / "));
+    println!("{:<46} {}", "  painted -> received (agent, network)", percentiles(&mut pool.to_receive));
+    println!("{:<46} {}", "  received -> presented (browser pipeline)", percentiles(&mut pool.receive_to_present));
+    println!("{:<46} {}", "  presented -> glass (compositor frame)", percentiles(&mut pool.present_to_glass));
+    println!("{:<46} {}", "  (painted -> rVFC callback ran, for reference)", percentiles(&mut pool.to_callback));
     println!(
-        "{:<44} {} frames read in {seconds} s, {} rejected (unreadable), {} repeats, {} painted",
-        "  frames", count("decoded"), count("rejected"), count("repeats"), count("painted"),
+        "{:<46} {} read, {} rejected (unreadable), {} repeats, {} ahead of the clock, {} painted",
+        "  frames", pool.decoded, pool.rejected, pool.repeats, pool.future, pool.painted,
     );
-    let ms = |k: &str| r["browser"].get(k).and_then(Value::as_f64).map_or("-".to_string(), |v| format!("{v:.1} ms"));
     println!(
-        "{:<44} decode {}, jitter buffer {} (target {}, minimum {}), fps {}",
-        "  browser (getStats averages)", ms("decodeMs"), ms("jitterBufferMs"), ms("jitterBufferTargetMs"),
-        ms("jitterBufferMinimumMs"), r["browser"].get("fps").and_then(Value::as_f64).map_or("-".into(), |v| format!("{v:.1}")),
+        "{:<46} decode {} ms, jitter buffer {} ms (target {} ms, minimum {} ms), {} fps",
+        "  browser (getStats, mean per frame)", pool.browser_mean("decodeMs"), pool.browser_mean("jitterBufferMs"),
+        pool.browser_mean("jitterBufferTargetMs"), pool.browser_mean("jitterBufferMinimumMs"), pool.browser_mean("fps"),
     );
+    if let Some(ext) = &pool.extensions {
+        tracing::info!(offered = %ext["offered"], answered = %ext["answered"], "RTP header extensions");
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -110,11 +185,28 @@ fn main() -> anyhow::Result<()> {
     let agent = if args.agent_args.is_empty() { String::new() } else { format!(", agent {}", args.agent_args.join(" ")) };
     println!("\nGlass-to-glass through the viewer page (headless Chromium), pattern painted at {} Hz{target}{agent}", args.paint_hz);
     for &size in &args.sizes {
-        match measure(&args, size) {
-            Ok(result) => print(size, args.seconds, &result),
-            Err(e) => println!("glass-to-glass, Chromium, {}x{}: not measured: {e:#}", size.0, size.1),
+        let mut pool = Pool::default();
+        for run in 1..=args.runs {
+            // One more try for a run whose setup failed (a busy machine), then move on.
+            for attempt in 1..=2 {
+                let outcome = measure(&args, size);
+                std::thread::sleep(Duration::from_millis(500));
+                match outcome {
+                    Ok(result) => {
+                        pool.add(&result);
+                        break;
+                    }
+                    Err(e) => {
+                        let why = format!("{e:#}");
+                        let why = why.lines().next().unwrap_or_default();
+                        println!("glass-to-glass, Chromium, {}x{}, run {run} attempt {attempt}: not measured: {why}", size.0, size.1);
+                    }
+                }
+            }
         }
-        std::thread::sleep(Duration::from_millis(500));
+        if !pool.latency.is_empty() {
+            print(size, &args, &mut pool);
+        }
     }
     Ok(())
 }
