@@ -4,6 +4,9 @@ export declare const INPUT_VERSION: 1;
 export declare const INPUT_CHANNEL: "input";
 export declare const MAX_INPUT_BYTES: 16384;
 export declare const MAX_PASTE_CHARS: 4096;
+export declare const CHAT_CHANNEL: "chat";
+export declare const MAX_CHAT_CHARS: 1000;
+export declare const MAX_CHAT_BYTES: 8192;
 
 export type MouseButton = "left" | "middle" | "right" | "back" | "forward";
 export type WheelMode = "pixel" | "line";
@@ -18,7 +21,22 @@ holder?: string,
  * Why it changed (denied, revoked by the host, …), for the viewer to show.
  */
 reason?: string, } | { "t": "rejected", code: string, message: string, } | { "t": "pong" } | { "t": "closing", reason: string, };
+export type ViewerChat = { "t": "say", text: string, };
+export type ChatRole = "host" | "viewer";
+export type AgentChat = { "t": "joined", name: string, } | { "t": "message", 
+/**
+ * Position in the conversation (1, 2, …), the same for every participant.
+ */
+seq: number, from: string, role: ChatRole, text: string, 
+/**
+ * When the agent relayed it, Unix milliseconds.
+ */
+at: number, 
+/**
+ * Whether this participant wrote it.
+ */
+mine: boolean, } | { "t": "rejected", code: string, message: string, };
 export type ErrorDetail = { code: string, message: string, };
 export type ErrorBody = { error: ErrorDetail, };
-/** Every message on the input channel carries the protocol version. */
+/** Every message on the input and chat channels carries the protocol version. */
 export type Framed<T> = { v: 1 } & T;

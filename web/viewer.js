@@ -13,6 +13,7 @@
  */
 
 import { $, INPUT_CHANNEL, Remote, computeStats, emptyStats, formatStat } from './input.js';
+import { CHAT_CHANNEL, Chat } from './chat.js';
 
 // Wire types (mirrors of the Rust `proto` crate; keep in step with it)
 
@@ -27,7 +28,8 @@ import { $, INPUT_CHANNEL, Remote, computeStats, emptyStats, formatStat } from '
 /** @typedef {{state: ViewerState, message: string, retry: boolean, error: ViewerError|null, retryAt?: number}} Decision
  *  `retryAt`: unix seconds to retry at instead of the backoff (a link that starts later) */
 /** @typedef {import('./input.js').ViewerStats} ViewerStats */
-/** @typedef {{state: ViewerState, lastError: ViewerError|null, stats: ViewerStats} & import('./input.js').RemoteGlobal} DeskbeamGlobal */
+/** @typedef {{state: ViewerState, lastError: ViewerError|null, stats: ViewerStats, chat?: import('./chat.js').ChatGlobal}
+ *   & import('./input.js').RemoteGlobal} DeskbeamGlobal */
 
 // Pure logic
 
@@ -285,6 +287,7 @@ class Session {
     const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
     preferH264(transceiver);
     this.handlers.onChannel(pc.createDataChannel(INPUT_CHANNEL)); // before the offer, so it is in it
+    this.handlers.onChannel(pc.createDataChannel(CHAT_CHANNEL));
     pc.ontrack = (e) => { if (!this.closed) this.handlers.onTrack(e.track); };
     pc.onconnectionstatechange = () => this.onConnectionState();
     try {
@@ -391,7 +394,7 @@ class Viewer {
     this.session?.close();
     const session = new Session(this.token, this.pin, {
       onTrack: (track) => this.ui.showTrack(track),
-      onChannel: (channel) => this.ui.remote.attach(channel),
+      onChannel: (channel) => (channel.label === CHAT_CHANNEL ? this.ui.chat : this.ui.remote).attach(channel),
       onConnected: () => { if (this.session === session) this.dispatch({ type: 'connected' }); },
       onLost: (reason) => { if (this.session === session) this.dispatch({ type: 'lost', reason }); },
     });
@@ -440,6 +443,7 @@ class Viewer {
     this.session?.close();
     this.session = null;
     this.ui.remote.detach();
+    this.ui.chat.detach();
   }
 
   /** The page came back from the back/forward cache: reconnect if it was (re)connecting. */
@@ -463,6 +467,7 @@ class Ui {
     /** @type {DeskbeamGlobal} */ this.global = { state: 'idle', lastError: null, stats: emptyStats() };
     /** @type {Window & {deskbeam?: DeskbeamGlobal}} */ (window).deskbeam = this.global;
     this.remote = new Remote(this.video, this.global);
+    this.chat = new Chat(this.global);
     this.video.muted = true;
   }
 

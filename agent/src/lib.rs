@@ -8,12 +8,14 @@
 //! - [`transport`]: WebRTC per viewer: answer an offer, stream RTP, keyframe requests.
 //! - [`signaling`]: the outbound WebSocket to the server; routes offers to `transport`.
 //! - [`input`]: remote control: input events, control arbitration, consent, injection.
+//! - [`chat`]: text chat between the host's terminal and every viewer.
 //! - [`auth`]: the agent's own check of a viewer's link token.
 //! - [`links`]: the `link create|list|revoke` client of the server's links API.
 //! - [`config`]: validated settings for `share`.
 
 pub mod auth;
 pub mod capture;
+pub mod chat;
 pub mod config;
 pub mod encode;
 pub mod frame;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use deskbeam_agent::capture::{FrameSource, SyntheticScreen};
+use deskbeam_agent::chat::ChatService;
 use deskbeam_agent::encode::{Encoder, EncoderSettings, H264Encoder};
 use deskbeam_agent::input::console::HostCommand;
 use deskbeam_agent::input::sink::{SinkError, SinkFactory};
@@ -287,15 +288,17 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
         let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
         let control = ControlService::start(consent, Injector::start(sink), questions_tx, audit_tx);
         let commands = deskbeam_agent::input::console::start(questions_rx);
+        let (chat, chat_lines) = ChatService::start(&config.name);
+        tokio::spawn(deskbeam_agent::input::console::print_chat(chat_lines));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(host_commands(commands, control.clone(), stop_tx));
+        tokio::spawn(host_commands(commands, control.clone(), chat.clone(), stop_tx));
         let shutdown = async move {
             tokio::select! {
                 _ = shutdown_signal() => {}
                 _ = stop_rx => tracing::info!("the host stopped sharing"),
             }
         };
-        deskbeam_agent::run(config, pipeline.feed(), control, audit_rx, events_tx, shutdown).await?;
+        deskbeam_agent::run(config, pipeline.feed(), control, chat, audit_rx, events_tx, shutdown).await?;
         drop(pipeline);
         Ok(())
     })
@@ -304,12 +307,14 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
 async fn host_commands(
     mut commands: tokio::sync::mpsc::UnboundedReceiver<HostCommand>,
     control: ControlService,
+    chat: ChatService,
     stop: tokio::sync::oneshot::Sender<()>,
 ) {
     while let Some(command) = commands.recv().await {
         match command {
             HostCommand::Revoke => control.revoke(),
             HostCommand::Status => eprintln!("deskbeam: {}", control.status().await),
+            HostCommand::Chat(text) => chat.say_as_host(&text),
             HostCommand::Stop => {
                 let _ = stop.send(());
                 return;

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::auth::{now_unix, LinkVerifier};
+use crate::chat::ChatService;
 use crate::config::ShareConfig;
 use crate::input::service::AuditEvent;
 use crate::input::ControlService;
@@ -76,6 +77,7 @@ pub async fn run(
     config: ShareConfig,
     feed: FrameFeed,
     control: ControlService,
+    chat: ChatService,
     audit: mpsc::UnboundedReceiver<AuditEvent>,
     events: mpsc::UnboundedSender<AgentEvent>,
     shutdown: impl Future<Output = ()>,
@@ -84,6 +86,7 @@ pub async fn run(
         config,
         feed,
         control,
+        chat,
         events,
         viewers: HashMap::new(),
         link_created: false,
@@ -132,6 +135,7 @@ struct AgentState {
     config: ShareConfig,
     feed: FrameFeed,
     control: ControlService,
+    chat: ChatService,
     /// Host id and the server's link-signing key, from `welcome`.
     identity: Option<(String, LinkVerifier)>,
     events: mpsc::UnboundedSender<AgentEvent>,
@@ -257,13 +261,16 @@ impl AgentState {
                     }
                 };
                 let _ = self.events.send(AgentEvent::ViewerJoined { viewer_id: viewer_id.clone(), scope: claims.scope.to_string() });
+                let name = viewer_name(claims.label.as_deref(), &viewer_id);
                 let viewer = NewViewer {
                     viewer_id,
                     sdp,
                     expires_at: claims.exp,
                     may_control: claims.scope == deskbeam_proto::Scope::Control,
+                    name,
                 };
-                spawn_viewer(viewer, self.feed.clone(), self.config.transport.clone(), self.control.clone(), internal_tx.clone());
+                let services = Services { control: self.control.clone(), chat: self.chat.clone() };
+                spawn_viewer(viewer, self.feed.clone(), self.config.transport.clone(), services, internal_tx.clone());
             }
             ServerMessage::CloseViewer { viewer_id, reason } => self.end_viewer(&viewer_id, &reason),
             ServerMessage::Error { request_id: Some(_), code, message } if !self.link_created => {
@@ -317,11 +324,28 @@ struct NewViewer {
     sdp: String,
     expires_at: u64,
     may_control: bool,
+    /// What the host and other viewers call it: its link's label, else a short id.
+    name: String,
+}
+
+/// The name a viewer goes by (in chat and in the host's prompts).
+fn viewer_name(label: Option<&str>, viewer_id: &str) -> String {
+    match label.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(label) => label.to_string(),
+        None => format!("viewer {}", viewer_id.chars().take(6).collect::<String>()),
+    }
+}
+
+/// What serves a viewer's data channels.
+struct Services {
+    control: ControlService,
+    chat: ChatService,
 }
 
 /// Answers one offer off the connection loop, then reports the viewer's end.
-fn spawn_viewer(viewer: NewViewer, feed: FrameFeed, transport: crate::transport::TransportConfig, control: ControlService, tx: mpsc::UnboundedSender<Internal>) {
-    let NewViewer { viewer_id, sdp, expires_at, may_control } = viewer;
+fn spawn_viewer(viewer: NewViewer, feed: FrameFeed, transport: crate::transport::TransportConfig, services: Services, tx: mpsc::UnboundedSender<Internal>) {
+    let NewViewer { viewer_id, sdp, expires_at, may_control, name } = viewer;
+    let Services { control, chat } = services;
     tokio::spawn(async move {
         match answer_offer(&sdp, feed, &transport).await {
             Ok((answer, mut conn)) => {
@@ -330,11 +354,14 @@ fn spawn_viewer(viewer: NewViewer, feed: FrameFeed, transport: crate::transport:
                 let id = viewer_id.clone();
                 tokio::spawn(async move {
                     while let Some(channel) = channels.recv().await {
-                        if channel.label().await.is_ok_and(|l| l == deskbeam_proto::input::INPUT_CHANNEL) {
-                            let label = format!("viewer {}", id.chars().take(6).collect::<String>());
+                        let label = channel.label().await.unwrap_or_default();
+                        let (id, name) = (id.clone(), name.clone());
+                        if label == deskbeam_proto::input::INPUT_CHANNEL {
                             let control = control.clone();
-                            let id = id.clone();
-                            tokio::spawn(async move { control.serve(channel, id, label, may_control).await });
+                            tokio::spawn(async move { control.serve(channel, id, name, may_control).await });
+                        } else if label == deskbeam_proto::chat::CHAT_CHANNEL {
+                            let chat = chat.clone();
+                            tokio::spawn(async move { chat.serve(channel, id, name).await });
                         }
                     }
                 });

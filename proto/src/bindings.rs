@@ -5,6 +5,7 @@
 use ts_rs::TS;
 
 use crate::api::{ErrorBody, ErrorDetail};
+use crate::chat::{AgentChat, ChatRole, ViewerChat, CHAT_CHANNEL, MAX_CHAT_BYTES, MAX_CHAT_CHARS};
 use crate::input::{AgentInput, ControlState, MouseButton, ViewerInput, WheelMode, INPUT_CHANNEL, INPUT_VERSION, MAX_INPUT_BYTES, MAX_PASTE_CHARS};
 
 fn export(decl: String) -> String {
@@ -19,20 +20,26 @@ pub fn typescript() -> String {
     out.push_str(&format!("export declare const INPUT_VERSION: {INPUT_VERSION};\n"));
     out.push_str(&format!("export declare const INPUT_CHANNEL: \"{INPUT_CHANNEL}\";\n"));
     out.push_str(&format!("export declare const MAX_INPUT_BYTES: {MAX_INPUT_BYTES};\n"));
-    out.push_str(&format!("export declare const MAX_PASTE_CHARS: {MAX_PASTE_CHARS};\n\n"));
+    out.push_str(&format!("export declare const MAX_PASTE_CHARS: {MAX_PASTE_CHARS};\n"));
+    out.push_str(&format!("export declare const CHAT_CHANNEL: \"{CHAT_CHANNEL}\";\n"));
+    out.push_str(&format!("export declare const MAX_CHAT_CHARS: {MAX_CHAT_CHARS};\n"));
+    out.push_str(&format!("export declare const MAX_CHAT_BYTES: {MAX_CHAT_BYTES};\n\n"));
     for decl in [
         MouseButton::decl(),
         WheelMode::decl(),
         ViewerInput::decl(),
         ControlState::decl(),
         AgentInput::decl(),
+        ViewerChat::decl(),
+        ChatRole::decl(),
+        AgentChat::decl(),
         ErrorDetail::decl(),
         ErrorBody::decl(),
     ] {
         out.push_str(&export(decl));
     }
     out.push_str(&format!(
-        "/** Every message on the input channel carries the protocol version. */\nexport type Framed<T> = {{ v: {INPUT_VERSION} }} & T;\n"
+        "/** Every message on the input and chat channels carries the protocol version. */\nexport type Framed<T> = {{ v: {INPUT_VERSION} }} & T;\n"
     ));
     out
 }

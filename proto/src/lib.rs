@@ -5,6 +5,7 @@
 //! - [`token`]: claims carried by host and link tokens (JWT, EdDSA).
 //! - [`api`]: the JSON bodies of the server's HTTP API, including the error body.
 //! - [`input`]: remote-control events on the viewer's `input` data channel.
+//! - [`chat`]: text chat between the host and viewers on the `chat` data channel.
 //! - `bindings` (tests): generates the browser's TypeScript declarations, `web/protocol.d.ts`.
 //!
 //! **Architecture invariant:** serde lives here and nowhere else decides what the wire looks like.
@@ -12,6 +13,7 @@
 //! speaks another major version is refused with a clear error instead of being misread.
 
 pub mod api;
+pub mod chat;
 #[cfg(test)]
 mod bindings;
 pub mod input;

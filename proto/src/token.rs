@@ -39,4 +39,8 @@ pub struct LinkClaims {
     pub iat: u64,
     pub nbf: u64,
     pub exp: u64,
+    /// The link's label (who it is for): the name its viewers go by in chat. Signed with the
+    /// rest, so a viewer cannot pick another name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }

@@ -14,6 +14,7 @@ const VIEWER_HTML: &str = include_str!("../../web/index.html");
 const VIEWER_JS: &str = include_str!("../../web/viewer.js");
 const VIEWER_CSS: &str = include_str!("../../web/viewer.css");
 const INPUT_JS: &str = include_str!("../../web/input.js");
+const CHAT_JS: &str = include_str!("../../web/chat.js");
 const LOGIN_HTML: &str = include_str!("../../web/login.html");
 const DASHBOARD_HTML: &str = include_str!("../../web/dashboard.html");
 const DASHBOARD_JS: &str = include_str!("../../web/dashboard.js");
@@ -56,6 +57,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/assets/input.js",
             get(|| page("text/javascript; charset=utf-8", INPUT_JS)),
+        )
+        .route(
+            "/assets/chat.js",
+            get(|| page("text/javascript; charset=utf-8", CHAT_JS)),
         )
         .route(
             "/assets/viewer.css",

@@ -179,6 +179,7 @@ pub fn plan(host_id: &str, req: &LinkRequest, now: u64) -> (LinkRecord, LinkClai
         iat: now,
         nbf: starts_at,
         exp: expires_at,
+        label: record.label.clone(),
     };
     (record, claims)
 }

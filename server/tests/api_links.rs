@@ -288,6 +288,7 @@ async fn only_the_issued_token_opens_a_link() -> TestResult {
         iat: T0 - 1,
         nbf: T0,
         exp: T0 + 60,
+        label: None,
     };
     let twin = state.keys().sign_link(&claims)?;
     let reply = oneshot(&state, whep_post(Some(&twin), SDP, OFFER)?).await?;

@@ -20,6 +20,7 @@ fn claims(exp: u64) -> LinkClaims {
         iat: T0,
         nbf: T0,
         exp,
+        label: None,
     }
 }
 

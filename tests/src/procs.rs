@@ -156,7 +156,8 @@ impl TestServer {
         self.share_full(display, token, extra, false)
     }
 
-    fn share_full(&self, display: &str, token: &str, extra: &[&str], piped_stdin: bool) -> anyhow::Result<(Proc, String)> {
+    /// Shares with a given host token; with `piped_stdin` the test can type at the agent's terminal.
+    pub fn share_full(&self, display: &str, token: &str, extra: &[&str], piped_stdin: bool) -> anyhow::Result<(Proc, String)> {
         let mut cmd = Command::new(bin("deskbeam-agent")?);
         cmd.stdin(if piped_stdin { Stdio::piped() } else { Stdio::null() });
         cmd.env("DISPLAY", display)

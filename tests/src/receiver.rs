@@ -10,6 +10,7 @@ use rtc::rtp::codec::h264::H264Packet;
 use rtc::rtp::packetizer::Depacketizer;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use deskbeam_proto::chat::{decode_agent_chat, AgentChat, ViewerChat, CHAT_CHANNEL};
 use deskbeam_proto::input::{decode_agent_input, encode, AgentInput, ViewerInput, INPUT_CHANNEL};
 use tokio::sync::mpsc;
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
@@ -116,17 +117,51 @@ pub struct Receiver {
     pub agent_input: mpsc::UnboundedReceiver<AgentInput>,
     /// RTP payload bytes received so far (video bitrate).
     pub bytes: Arc<std::sync::atomic::AtomicU64>,
+    /// The `chat` data channel, when the receiver opened one.
+    pub chat: Option<Arc<dyn DataChannel>>,
+    /// Messages the agent sent on the `chat` channel.
+    pub agent_chat: mpsc::UnboundedReceiver<AgentChat>,
 }
 
 impl Receiver {
     /// Builds a recv-only H.264 peer on loopback and creates its (complete, non-trickle) offer.
     pub async fn offer() -> anyhow::Result<Self> {
-        Self::build(false).await
+        Self::build(false, false).await
+    }
+
+    /// Like [`Receiver::offer`], with the `input` and `chat` data channels.
+    pub async fn offer_with_chat() -> anyhow::Result<Self> {
+        Self::build(true, true).await
+    }
+
+    /// Says `text` on the chat channel.
+    pub async fn say(&self, text: &str) -> anyhow::Result<()> {
+        self.send_chat_raw(&encode(&ViewerChat::Say { text: text.to_string() })).await
+    }
+
+    /// Sends raw text on the chat channel (for hostile-input tests).
+    pub async fn send_chat_raw(&self, text: &str) -> anyhow::Result<()> {
+        let dc = self.chat.as_ref().ok_or_else(|| anyhow::anyhow!("no chat channel"))?;
+        dc.send_text(text).await?;
+        Ok(())
+    }
+
+    /// Waits for a chat message from the agent matching `pred`.
+    pub async fn wait_chat(&mut self, timeout: Duration, pred: impl Fn(&AgentChat) -> bool) -> anyhow::Result<AgentChat> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.agent_chat.recv()).await {
+                Ok(Some(m)) if pred(&m) => return Ok(m),
+                Ok(Some(_)) => {}
+                Ok(None) => anyhow::bail!("chat channel closed"),
+                Err(_) => anyhow::bail!("no matching chat message within {timeout:?}"),
+            }
+        }
     }
 
     /// Like [`Receiver::offer`], with an `input` data channel for remote control.
     pub async fn offer_with_input() -> anyhow::Result<Self> {
-        Self::build(true).await
+        Self::build(true, false).await
     }
 
     /// Sends one input event (framed with the protocol version).
@@ -154,7 +189,7 @@ impl Receiver {
         }
     }
 
-    async fn build(with_input: bool) -> anyhow::Result<Self> {
+    async fn build(with_input: bool, with_chat: bool) -> anyhow::Result<Self> {
         let mut media = MediaEngine::default();
         media.register_default_codecs()?;
         let registry = register_default_interceptors(Registry::new(), &mut media)?;
@@ -185,22 +220,15 @@ impl Receiver {
         let (agent_tx, agent_input) = mpsc::unbounded_channel();
         let input = if with_input {
             let dc = pc.create_data_channel(INPUT_CHANNEL, None).await?;
-            let reader = Arc::clone(&dc);
-            tokio::spawn(async move {
-                while let Some(event) = reader.poll().await {
-                    match event {
-                        DataChannelEvent::OnMessage(msg) => {
-                            if let Ok(m) = decode_agent_input(&msg.data) {
-                                if agent_tx.send(m).is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                        DataChannelEvent::OnClose => break,
-                        _ => {}
-                    }
-                }
-            });
+            tokio::spawn(read_channel(Arc::clone(&dc), |b| decode_agent_input(b).ok(), agent_tx));
+            Some(dc)
+        } else {
+            None
+        };
+        let (chat_tx, agent_chat) = mpsc::unbounded_channel();
+        let chat = if with_chat {
+            let dc = pc.create_data_channel(CHAT_CHANNEL, None).await?;
+            tokio::spawn(read_channel(Arc::clone(&dc), |b| decode_agent_chat(b).ok(), chat_tx));
             Some(dc)
         } else {
             None
@@ -209,7 +237,7 @@ impl Receiver {
         pc.set_local_description(offer).await?;
         let _ = tokio::time::timeout(Duration::from_secs(5), gathered_rx.recv()).await;
         let offer = pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local description"))?.sdp;
-        Ok(Self { pc, offer, frames: frames_rx, events: events_rx, input, agent_input, bytes })
+        Ok(Self { pc, offer, frames: frames_rx, events: events_rx, input, agent_input, bytes, chat, agent_chat })
     }
 
     pub async fn accept(&self, answer: String) -> anyhow::Result<()> {
@@ -240,6 +268,23 @@ impl Receiver {
 
     pub async fn close(&self) {
         let _ = self.pc.close().await;
+    }
+}
+
+/// Forwards what the agent sends on a data channel, decoded, until it closes.
+async fn read_channel<T>(channel: Arc<dyn DataChannel>, decode: impl Fn(&[u8]) -> Option<T>, tx: mpsc::UnboundedSender<T>) {
+    while let Some(event) = channel.poll().await {
+        match event {
+            DataChannelEvent::OnMessage(msg) => {
+                if let Some(m) = decode(&msg.data) {
+                    if tx.send(m).is_err() {
+                        break;
+                    }
+                }
+            }
+            DataChannelEvent::OnClose => break,
+            _ => {}
+        }
     }
 }
 

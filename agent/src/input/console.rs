@@ -1,23 +1,27 @@
 //! The host's terminal: answers consent prompts (`y`/`n`), takes control back (`r`), shows
-//! status (`s`) and stops sharing (`q`). Prompts go to stderr; stdout carries only the link.
+//! status (`s`), stops sharing (`q`) and chats (a line starting with `>`). Prompts and chat go
+//! to stderr; stdout carries only the link.
 
 use std::collections::VecDeque;
 use std::io::BufRead;
 
 use tokio::sync::mpsc;
 
+use crate::chat::{clock_utc, HostChat};
 use super::service::{ConsentRequest, CONSENT_TIMEOUT};
 
 /// What the host asked for at the terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostCommand {
     Revoke,
     Status,
     Stop,
+    /// Say this in the chat.
+    Chat(String),
 }
 
 /// What a line typed by the host means, given whether a question is waiting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
     Answer(bool),
     Command(HostCommand),
@@ -27,6 +31,10 @@ pub enum Line {
 
 /// Interprets one line. Plain logic (tested below).
 pub fn parse_line(line: &str, question_pending: bool) -> Line {
+    // A chat line never answers a question nor runs a command, whatever it says.
+    if let Some(text) = line.trim_start().strip_prefix(CHAT_PREFIX) {
+        return Line::Command(HostCommand::Chat(text.trim().to_string()));
+    }
     let l = line.trim().to_ascii_lowercase();
     match (l.as_str(), question_pending) {
         ("y" | "yes", true) => Line::Answer(true),
@@ -39,7 +47,30 @@ pub fn parse_line(line: &str, question_pending: bool) -> Line {
     }
 }
 
-const HELP: &str = "deskbeam: type r⏎ to take control back, s⏎ for status, q⏎ to stop sharing";
+/// What starts a chat line at the terminal.
+pub const CHAT_PREFIX: char = '>';
+
+const HELP: &str = "deskbeam: type r⏎ to take control back, s⏎ for status, q⏎ to stop sharing, > text⏎ to chat";
+
+/// How the terminal shows a chat event. The text was cleaned of control characters by the room;
+/// continuation lines are indented under the first.
+pub fn format_chat(event: &HostChat) -> String {
+    match event {
+        HostChat::Message { from, text, at_ms, .. } => {
+            format!("[{} UTC] {from}: {}", clock_utc(*at_ms), text.replace('\n', "\n    "))
+        }
+        HostChat::Joined { name } => format!("deskbeam: {name} joined the chat"),
+        HostChat::Left { name } => format!("deskbeam: {name} left the chat"),
+        HostChat::Refused(why) => format!("deskbeam: message not sent: {why}"),
+    }
+}
+
+/// Shows chat events on the terminal (stderr) until the chat stops.
+pub async fn print_chat(mut events: mpsc::UnboundedReceiver<HostChat>) {
+    while let Some(event) = events.recv().await {
+        eprintln!("{}", format_chat(&event));
+    }
+}
 
 /// Reads the terminal on a thread and answers consent questions from `questions`.
 /// Returns the host's commands. Without a terminal (stdin closed), questions are denied.
@@ -126,5 +157,19 @@ mod tests {
         assert_eq!(parse_line("s", false), Line::Command(HostCommand::Status));
         assert_eq!(parse_line("y", false), Line::Help);
         assert_eq!(parse_line("", false), Line::Nothing);
+    }
+
+    #[test]
+    fn chat_lines_never_answer_or_command() {
+        assert_eq!(parse_line("> y", true), Line::Command(HostCommand::Chat("y".into())));
+        assert_eq!(parse_line(" >q", false), Line::Command(HostCommand::Chat("q".into())));
+        assert_eq!(parse_line(">", false), Line::Command(HostCommand::Chat(String::new())));
+    }
+
+    #[test]
+    fn chat_shows_time_name_and_indented_lines() {
+        let m = HostChat::Message { from: "Alice".into(), role: deskbeam_proto::chat::ChatRole::Viewer, text: "a\nb".into(), at_ms: 3_660_000 };
+        assert_eq!(format_chat(&m), "[01:01 UTC] Alice: a\n    b");
+        assert_eq!(format_chat(&HostChat::Joined { name: "Bob".into() }), "deskbeam: Bob joined the chat");
     }
 }

@@ -90,6 +90,7 @@ fn measure(args: &Args, (w, h): (u32, u32)) -> anyhow::Result<Value> {
     let mut result: Value = serde_json::from_str(line).map_err(|e| anyhow::anyhow!("g2g.mjs said {text:?} ({e})"))?;
     anyhow::ensure!(result.get("ok") == Some(&Value::Bool(true)), "g2g.mjs failed: {line}");
     result["painted"] = painted.into();
+    result["loadavg"] = load_average().into();
     Ok(result)
 }
 
@@ -108,6 +109,7 @@ struct Pool {
     future: u64,
     painted: u64,
     browser: Vec<Value>,
+    loadavg: Vec<f64>,
     extensions: Option<Value>,
 }
 
@@ -128,6 +130,7 @@ impl Pool {
         self.future += count("future");
         self.painted += count("painted");
         self.browser.push(r["browser"].clone());
+        self.loadavg.extend(r.get("loadavg").and_then(Value::as_f64));
         self.extensions = Some(r["extensions"].clone());
     }
 
@@ -139,6 +142,12 @@ impl Pool {
         }
         format!("{:.1}", values.iter().sum::<f64>() / values.len() as f64)
     }
+}
+
+/// The 1-minute load average (`/proc/loadavg`): other work on the machine shows in the figures.
+fn load_average() -> f64 {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
 }
 
 /// Nearest-rank percentile (`p` in 0..=1) of `ms`; NaN when empty.
@@ -173,6 +182,8 @@ fn print(size: (u32, u32), args: &Args, pool: &mut Pool) {
         "  browser (getStats, mean per frame)", pool.browser_mean("decodeMs"), pool.browser_mean("jitterBufferMs"),
         pool.browser_mean("jitterBufferTargetMs"), pool.browser_mean("jitterBufferMinimumMs"), pool.browser_mean("fps"),
     );
+    let loads: Vec<String> = pool.loadavg.iter().map(|l| format!("{l:.1}")).collect();
+    println!("{:<46} {} (1-minute load average at the end of each run)", "  machine load", loads.join(" / "));
     if let Some(ext) = &pool.extensions {
         tracing::info!(offered = %ext["offered"], answered = %ext["answered"], "RTP header extensions");
     }
