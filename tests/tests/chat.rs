@@ -1,12 +1,16 @@
 //! Chat end to end through the real agent and server: two viewers on labelled links and the
 //! host's terminal talk to each other, in one order, under their link labels; bad messages are
-//! refused with `rejected` and the channel stays open.
+//! refused with `rejected` and the channel stays open. In headless Chromium, two viewer pages and
+//! the host chat through the real chat panel, and markup in a message stays text.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use deskbeam_proto::chat::{AgentChat, ChatRole, MAX_CHAT_CHARS};
-use deskbeam_tests::init_tracing;
+use deskbeam_tests::{init_tracing, require_tools};
+use serde_json::Value;
 use deskbeam_tests::procs::{bin, TestServer};
 use deskbeam_tests::receiver::Receiver;
 use deskbeam_tests::whep::{post_offer, token_from_link};
@@ -108,4 +112,72 @@ async fn oversize_and_malformed_messages_are_rejected_and_the_channel_stays_open
     viewer.say("still here").await.expect("say");
     let (_, from, _, text, mine) = next_message(&mut viewer).await;
     assert_eq!((from, text.as_str(), mine), (name, "still here", true));
+}
+
+/// Headless Chromium and playwright-core are here (or the test is skipped, loudly).
+fn browser_ready(test: &str) -> bool {
+    if !require_tools(test, &["node", "chromium"]) {
+        return false;
+    }
+    let modules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/node_modules/playwright-core");
+    if !modules.exists() {
+        let msg = format!("{test}: playwright-core is not installed (cd tests/browser && npm ci)");
+        if std::env::var("DESKBEAM_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+            panic!("{msg}");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED {msg} !!!!!!!!\n");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn chromium_viewers_and_the_host_chat_through_the_viewer_page() {
+    init_tracing();
+    if !browser_ready("browser chat") {
+        return;
+    }
+    let server = TestServer::start().expect("server");
+    let token = server.host_token().expect("host token");
+    let (mut agent, _own_link) = server.share_full(":0", &token, &["--source", "synthetic", "--name", "helpdesk"], true).expect("sharing");
+    let (alice, bob) = (labelled_link(&server, &token, "Alice"), labelled_link(&server, &token, "Bob"));
+    let trap = r#"<img src=x onerror="window.pwned=true">look"#;
+    let mut child = Command::new("node")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/chat.mjs"))
+        .args(["--url", &alice, "--url", &bob, "--say-a", trap, "--say-b", "hello from Bob", "--expect", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut result = Value::Null;
+    while let Some(Ok(line)) = lines.next() {
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["ready"] == Value::Bool(true) {
+            assert_eq!(v["names"], serde_json::json!(["Alice", "Bob"]));
+            agent.write_stdin("> host here").expect("type at the agent");
+        } else if v.get("ok").is_some() {
+            result = v;
+            break;
+        }
+    }
+    let _ = child.wait();
+    assert_eq!(result["ok"], Value::Bool(true), "{result}");
+    let pages = result["pages"].as_array().expect("pages");
+    let order = |page: &Value| -> Vec<(u64, String, String)> {
+        page["messages"].as_array().map(|m| m.iter().map(|m| (m["seq"].as_u64().unwrap_or(0), m["from"].to_string(), m["text"].to_string())).collect()).unwrap_or_default()
+    };
+    assert_eq!(order(&pages[0]), order(&pages[1]), "both pages show one order");
+    let texts: Vec<String> = pages[0]["messages"].as_array().expect("messages").iter().map(|m| m["text"].as_str().unwrap_or("").to_string()).collect();
+    for want in [trap, "hello from Bob", "host here"] {
+        assert!(texts.iter().any(|t| t == want), "{want:?} missing from {texts:?}");
+    }
+    for page in pages {
+        assert_eq!(page["markup"], 0, "message text became markup: {page}");
+        assert_eq!(page["pwned"], false);
+        let shown: Vec<&str> = page["shown"].as_array().expect("shown").iter().map(|s| s["text"].as_str().unwrap_or("")).collect();
+        assert_eq!(shown, texts.iter().map(String::as_str).collect::<Vec<_>>(), "the log shows the messages as sent, in order");
+    }
+    let host = pages[0]["messages"].as_array().expect("messages").iter().find(|m| m["role"] == "host").expect("the host's line");
+    assert_eq!(host["from"], "helpdesk");
 }
