@@ -497,6 +497,8 @@ class Ui {
   showCountdown(secondsLeft) {
     this.expiry.hidden = false;
     this.expiry.textContent = secondsLeft > 0 ? `Expires in ${formatRemaining(secondsLeft)}` : 'Link expired';
+    // The host is gone: its last picture must not stay up as if it were live.
+    document.body.toggleAttribute('data-offline', d.error?.code === 'host_offline' && !isStopped(d.state) && d.state !== 'connected');
     this.expiry.classList.toggle('soon', secondsLeft < 300);
   }
 

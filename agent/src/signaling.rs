@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use deskbeam_proto::signal::{AgentMessage, ServerMessage, ViewerId};
+use deskbeam_proto::signal::{AgentMessage, LiveViewer, ServerMessage, ViewerId};
 use deskbeam_proto::PROTOCOL_VERSION;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, oneshot};
@@ -27,6 +27,7 @@ use crate::transport::{answer_offer, TransportError};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(20);
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Time for a closing notice to reach a viewer before its connection goes.
 const CLOSE_GRACE: Duration = Duration::from_millis(150);
@@ -63,12 +64,15 @@ enum Ended {
 struct Viewer {
     close: oneshot::Sender<String>,
     expires_at: u64,
+    link_id: String,
+    /// Unix seconds at which it joined.
+    since: u64,
 }
 
 /// Internal messages from viewer tasks to the connection loop.
 enum Internal {
     Send(AgentMessage),
-    Joined { viewer_id: ViewerId, close: oneshot::Sender<String>, expires_at: u64 },
+    Joined { viewer_id: ViewerId, close: oneshot::Sender<String>, expires_at: u64, link_id: String },
     Gone { viewer_id: ViewerId, reason: String },
 }
 
@@ -92,6 +96,8 @@ pub async fn run(
         link_created: false,
         next_request: 1,
         identity: None,
+        session: uuid::Uuid::new_v4().simple().to_string(),
+        connected: false,
     };
     let (internal_tx, mut internal_rx) = mpsc::unbounded_channel();
     // Control events go to the server's audit log (dropped while disconnected).
@@ -105,18 +111,22 @@ pub async fn run(
         }
     });
     tokio::pin!(shutdown);
-    let mut backoff = Duration::from_millis(500);
+    let mut backoff = FIRST_BACKOFF;
     let result = loop {
         let ended = state.connection(&internal_tx, &mut internal_rx, &mut shutdown).await;
+        if std::mem::take(&mut state.connected) {
+            backoff = FIRST_BACKOFF; // it worked before: try again soon
+        }
         match ended {
             Ended::Shutdown => break Ok(()),
             Ended::Fatal(e) => break Err(e),
             Ended::Retry(reason) => {
-                tracing::warn!(%reason, retry_in = ?backoff, "server connection lost");
+                let delay = jittered(backoff, random_u32());
+                tracing::warn!(%reason, retry_in = ?delay, viewers = state.viewers.len(), "server connection lost");
                 let _ = state.events.send(AgentEvent::Disconnected { reason });
                 tokio::select! {
                     _ = &mut shutdown => break Ok(()),
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(delay) => {}
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -131,8 +141,23 @@ pub async fn run(
     result
 }
 
+/// `backoff` spread over ±50%, so that agents cut off together do not come back together.
+fn jittered(backoff: Duration, random: u32) -> Duration {
+    let factor = 0.5 + f64::from(random) / f64::from(u32::MAX);
+    backoff.mul_f64(factor)
+}
+
+fn random_u32() -> u32 {
+    let b = *uuid::Uuid::new_v4().as_bytes();
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
 struct AgentState {
     config: ShareConfig,
+    /// This run's id, sent in every `hello`: the server resumes our viewers when we reconnect.
+    session: String,
+    /// Set once a connection got its `welcome` (the backoff starts over).
+    connected: bool,
     feed: FrameFeed,
     control: ControlService,
     chat: ChatService,
@@ -164,6 +189,8 @@ impl AgentState {
             version: PROTOCOL_VERSION,
             name: self.config.name.clone(),
             agent: concat!("deskbeam-agent/", env!("CARGO_PKG_VERSION")).into(),
+            session: self.session.clone(),
+            viewers: self.live_viewers(),
         };
         ws.send(Message::text(hello.to_json())).await.map_err(|e| Ended::Retry(e.to_string()))?;
         let welcome = tokio::time::timeout(HELLO_TIMEOUT, next_server_message(&mut ws))
@@ -180,6 +207,17 @@ impl AgentState {
         }
     }
 
+    /// The viewers we stream to, for the server to take back after a reconnection.
+    fn live_viewers(&self) -> Vec<LiveViewer> {
+        let mut live: Vec<LiveViewer> = self
+            .viewers
+            .iter()
+            .map(|(id, v)| LiveViewer { viewer_id: id.clone(), link_id: v.link_id.clone(), since: v.since })
+            .collect();
+        live.sort_by(|a, b| (a.since, &a.viewer_id).cmp(&(b.since, &b.viewer_id)));
+        live
+    }
+
     async fn connection(
         &mut self,
         internal_tx: &mpsc::UnboundedSender<Internal>,
@@ -194,7 +232,8 @@ impl AgentState {
             Ok(v) => self.identity = Some((host_id.clone(), v)),
             Err(e) => return Ended::Retry(format!("unusable server key: {e}")),
         }
-        tracing::info!(%host_id, server = %self.config.server, "connected to the server");
+        self.connected = true;
+        tracing::info!(%host_id, server = %self.config.server, viewers = self.viewers.len(), "connected to the server");
         let _ = self.events.send(AgentEvent::Connected { host_id });
         if !self.link_created {
             let request = self.create_link_request();
@@ -264,6 +303,7 @@ impl AgentState {
                 let name = viewer_name(claims.label.as_deref(), &viewer_id);
                 let viewer = NewViewer {
                     viewer_id,
+                    link_id,
                     sdp,
                     expires_at: claims.exp,
                     may_control: claims.scope == deskbeam_proto::Scope::Control,
@@ -285,8 +325,8 @@ impl AgentState {
     fn on_internal(&mut self, internal: Internal) -> Option<AgentMessage> {
         match internal {
             Internal::Send(msg) => Some(msg),
-            Internal::Joined { viewer_id, close, expires_at } => {
-                self.viewers.insert(viewer_id, Viewer { close, expires_at });
+            Internal::Joined { viewer_id, close, expires_at, link_id } => {
+                self.viewers.insert(viewer_id, Viewer { close, expires_at, link_id, since: now_unix() });
                 None
             }
             Internal::Gone { viewer_id, reason } => {
@@ -322,6 +362,7 @@ impl AgentState {
 struct NewViewer {
     viewer_id: ViewerId,
     sdp: String,
+    link_id: String,
     expires_at: u64,
     may_control: bool,
     /// What the host and other viewers call it: its link's label, else a short id.
@@ -344,7 +385,7 @@ struct Services {
 
 /// Answers one offer off the connection loop, then reports the viewer's end.
 fn spawn_viewer(viewer: NewViewer, feed: FrameFeed, transport: crate::transport::TransportConfig, services: Services, tx: mpsc::UnboundedSender<Internal>) {
-    let NewViewer { viewer_id, sdp, expires_at, may_control, name } = viewer;
+    let NewViewer { viewer_id, link_id, sdp, expires_at, may_control, name } = viewer;
     let Services { control, chat } = services;
     tokio::spawn(async move {
         match answer_offer(&sdp, feed, &transport).await {
@@ -365,7 +406,7 @@ fn spawn_viewer(viewer: NewViewer, feed: FrameFeed, transport: crate::transport:
                         }
                     }
                 });
-                let _ = tx.send(Internal::Joined { viewer_id: viewer_id.clone(), close, expires_at });
+                let _ = tx.send(Internal::Joined { viewer_id: viewer_id.clone(), close, expires_at, link_id });
                 let _ = tx.send(Internal::Send(AgentMessage::Answer { viewer_id: viewer_id.clone(), sdp: answer }));
                 let reason = conn.ended.await.unwrap_or_else(|_| "ended".into());
                 let _ = tx.send(Internal::Gone { viewer_id, reason });
@@ -398,5 +439,26 @@ async fn next_server_message(ws: &mut Ws) -> Option<ServerMessage> {
                 return None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_spread_around_its_value() {
+        let base = Duration::from_secs(4);
+        assert_eq!(jittered(base, 0), Duration::from_secs(2));
+        assert_eq!(jittered(base, u32::MAX), Duration::from_secs(6));
+        let mid = jittered(base, u32::MAX / 2);
+        assert!(mid > Duration::from_millis(3900) && mid < Duration::from_millis(4100), "{mid:?}");
+    }
+
+    #[test]
+    fn viewer_names_come_from_the_label() {
+        assert_eq!(viewer_name(Some("  Ana "), "abcdef123"), "Ana");
+        assert_eq!(viewer_name(Some(" "), "abcdef123"), "viewer abcdef");
+        assert_eq!(viewer_name(None, "ab"), "viewer ab");
     }
 }

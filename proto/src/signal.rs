@@ -27,6 +27,14 @@ pub enum AgentMessage {
         name: String,
         /// Agent build, for diagnostics.
         agent: String,
+        /// Random id of this agent run, the same on every reconnection: the server resumes the
+        /// viewers of a session it knows, and drops at once those of a session that is gone.
+        #[serde(default)]
+        session: String,
+        /// The viewers this agent is still streaming to (after a reconnection, or after the
+        /// server restarted): the server takes them back, or tells the agent to close them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        viewers: Vec<LiveViewer>,
     },
     /// Ask the server for a viewer link to this host.
     CreateLink {
@@ -47,6 +55,16 @@ pub enum AgentMessage {
     Ping { nonce: u64 },
     /// Something the audit log must record that only the agent sees (control changes).
     Audit { event: AuditKind, viewer_id: Option<ViewerId>, detail: String },
+}
+
+/// A viewer the agent streams to, as announced in [`AgentMessage::Hello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveViewer {
+    pub viewer_id: ViewerId,
+    /// The link the viewer came through (from its verified token).
+    pub link_id: String,
+    /// Unix seconds at which it joined.
+    pub since: u64,
 }
 
 /// Agent-side events for the server's audit log.

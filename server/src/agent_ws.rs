@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use deskbeam_proto::api::codes;
-use deskbeam_proto::signal::{AgentMessage, ServerMessage, MAX_FRAME_BYTES};
+use deskbeam_proto::signal::{AgentMessage, LiveViewer, ServerMessage, MAX_FRAME_BYTES};
 use deskbeam_proto::PROTOCOL_VERSION;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -22,9 +22,11 @@ use tracing::Instrument;
 use crate::audit::{self, kinds, Event, Throttle};
 use crate::auth::authorize_host;
 use crate::error::ApiError;
-use crate::hub::{self, AgentSender, OfferOutcome, Resolved};
+use crate::closing::{self, deliver};
+use crate::hub::{self, ActiveViewer, AgentSender, OfferOutcome, Resolved};
 use crate::links::LinkRequest;
 use crate::state::AppState;
+use crate::store::LinkRecord;
 use deskbeam_proto::token::HostClaims;
 
 /// Frames queued for one agent before senders wait.
@@ -78,8 +80,8 @@ async fn run_connection(socket: WebSocket, state: AppState, claims: HostClaims) 
         sub: host_id, jti, ..
     } = claims;
     let (mut sink, mut stream) = socket.split();
-    let name = match handshake(&mut stream).await {
-        Ok(name) => name,
+    let hello = match handshake(&mut stream).await {
+        Ok(hello) => hello,
         Err(Some(refusal)) => {
             tracing::info!("agent refused at hello");
             let _ = sink.send(text(&refusal)).await;
@@ -96,8 +98,9 @@ async fn run_connection(socket: WebSocket, state: AppState, claims: HostClaims) 
     };
     // Queued before registering, so it is the first frame even if an offer races in.
     let _ = tx.try_send(welcome);
-    let registration = state.hub().register(&host_id, tx.clone());
-    tracing::info!(name, conn_id = registration.conn_id, "agent connected");
+    let registration = state.hub().register(&host_id, &hello.session, tx.clone());
+    tracing::info!(name = hello.name, conn_id = registration.conn_id, "agent connected");
+    audit_left(&state, &host_id, registration.dropped, "agent restarted");
     let (done_tx, done_rx) = oneshot::channel();
     let writer = tokio::spawn(write_loop(sink, rx, done_rx).in_current_span());
 
@@ -109,18 +112,17 @@ async fn run_connection(socket: WebSocket, state: AppState, claims: HostClaims) 
         tx,
         throttle: std::sync::Mutex::new(Throttle::default()),
     };
-    read_loop(&conn, &mut stream, registration.kick).await;
+    resume_viewers(&conn, &hello.viewers).await;
+    let departure = read_loop(&conn, &mut stream, registration.kick).await;
 
-    for (viewer_id, v) in conn.state.hub().unregister(&conn.host_id, conn.conn_id) {
-        conn.state.audit(
-            Event::new(kinds::VIEWER_LEFT)
-                .actor("server")
-                .host(&conn.host_id)
-                .link(v.link_id)
-                .viewer(viewer_id)
-                .address(v.address)
-                .detail(serde_json::json!({ "reason": "agent disconnected" })),
-        );
+    let hub = conn.state.hub();
+    match departure {
+        Departure::Revoked | Departure::Stopped => {
+            let reason = if departure == Departure::Revoked { "host token revoked" } else { "sharing stopped" };
+            audit_left(&conn.state, &conn.host_id, hub.forget(&conn.host_id, conn.conn_id), reason);
+        }
+        // Its viewers keep watching, detached, until this agent session reconnects or the grace ends.
+        Departure::Lost => hub.unregister(&conn.host_id, conn.conn_id, conn.state.now_unix()),
     }
     drop(conn);
     let _ = done_tx.send(());
@@ -128,9 +130,86 @@ async fn run_connection(socket: WebSocket, state: AppState, claims: HostClaims) 
     tracing::info!("agent disconnected");
 }
 
+/// Records viewers that ended with their agent session.
+pub fn audit_left(state: &AppState, host_id: &str, viewers: Vec<(String, ActiveViewer)>, reason: &str) {
+    for (viewer_id, v) in viewers {
+        tracing::info!(%viewer_id, reason, "viewer ended with its agent");
+        state.audit(
+            Event::new(kinds::VIEWER_LEFT)
+                .actor("server")
+                .host(host_id)
+                .link(v.link_id)
+                .viewer(viewer_id)
+                .address(v.address)
+                .detail(serde_json::json!({ "reason": reason })),
+        );
+    }
+}
+
+/// Takes back the viewers the agent says it still streams to; closes those that ended meanwhile
+/// or whose link no longer admits them.
+async fn resume_viewers(conn: &Conn, live: &[LiveViewer]) {
+    let hub = conn.state.hub();
+    let outcome = hub.resume(&conn.host_id, conn.conn_id, live);
+    if !outcome.resumed.is_empty() {
+        tracing::info!(viewers = outcome.resumed.len(), "agent session resumed");
+    }
+    audit_left(&conn.state, &conn.host_id, outcome.gone, "left while the host was away");
+    for viewer in outcome.closed {
+        let reason = link_verdict(conn, &viewer).err().unwrap_or(closing::REASON_KICKED);
+        deliver(&conn.tx, hub::close_viewer(&viewer.viewer_id, reason)).await;
+    }
+    for viewer in outcome.unknown {
+        match link_verdict(conn, &viewer) {
+            Ok(link) => {
+                let active = ActiveViewer {
+                    host_id: conn.host_id.clone(),
+                    conn_id: conn.conn_id,
+                    link_id: link.id,
+                    expires_at: link.expires_at,
+                    scope: link.scope,
+                    address: None,
+                    since: viewer.since,
+                };
+                if hub.adopt(&viewer.viewer_id, active) {
+                    tracing::info!(viewer_id = %viewer.viewer_id, "viewer taken over after a server restart");
+                }
+            }
+            Err(reason) => deliver(&conn.tx, hub::close_viewer(&viewer.viewer_id, reason)).await,
+        }
+    }
+}
+
+/// Whether a live viewer's link still admits it: `Err` is the reason to close it.
+fn link_verdict(conn: &Conn, viewer: &LiveViewer) -> Result<LinkRecord, &'static str> {
+    let link = match conn.state.store().get_link(&viewer.link_id) {
+        Ok(Some(link)) if link.host_id == conn.host_id => link,
+        Ok(_) => return Err("unknown link"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check a resumed viewer's link; closing it");
+            return Err("link unavailable");
+        }
+    };
+    if link.is_revoked() {
+        Err(closing::REASON_REVOKED)
+    } else if link.expires_at <= conn.state.now_unix() {
+        Err(closing::REASON_EXPIRED)
+    } else {
+        Ok(link)
+    }
+}
+
+/// What a valid `hello` told us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub name: String,
+    pub session: String,
+    pub viewers: Vec<LiveViewer>,
+}
+
 /// Waits for `Hello` with our protocol version. `Err(Some(frame))` is the refusal to send;
 /// `Err(None)` means the peer left or stayed silent.
-async fn handshake(stream: &mut Stream) -> Result<String, Option<ServerMessage>> {
+async fn handshake(stream: &mut Stream) -> Result<Hello, Option<ServerMessage>> {
     let first = loop {
         match tokio::time::timeout(HELLO_TIMEOUT, stream.next()).await {
             Ok(Some(Ok(Message::Text(t)))) => break t.as_str().to_string(),
@@ -148,9 +227,19 @@ async fn handshake(stream: &mut Stream) -> Result<String, Option<ServerMessage>>
 
 /// The hello rule: the first frame must be a `Hello` of [`PROTOCOL_VERSION`]; anything else
 /// means the peer does not speak this protocol version.
-pub fn check_hello(frame: &str) -> Result<String, ServerMessage> {
+pub fn check_hello(frame: &str) -> Result<Hello, ServerMessage> {
     match AgentMessage::decode(frame) {
-        Ok(AgentMessage::Hello { version, name, .. }) if version == PROTOCOL_VERSION => Ok(name),
+        Ok(AgentMessage::Hello {
+            version,
+            name,
+            session,
+            viewers,
+            ..
+        }) if version == PROTOCOL_VERSION => Ok(Hello {
+            name,
+            session,
+            viewers,
+        }),
         Ok(AgentMessage::Hello { version, .. }) => {
             tracing::info!(version, "agent speaks another protocol version");
             Err(version_mismatch(&format!(
@@ -195,7 +284,18 @@ fn token_still_valid(conn: &Conn) -> bool {
     }
 }
 
-async fn read_loop(conn: &Conn, stream: &mut Stream, kick: Arc<Notify>) {
+/// Why an agent connection ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Departure {
+    /// Dropped, silent, replaced or shut down: the agent may come back.
+    Lost,
+    /// The agent closed the connection: it stopped sharing, its viewers are gone.
+    Stopped,
+    /// Its host token was revoked: it may not come back.
+    Revoked,
+}
+
+async fn read_loop(conn: &Conn, stream: &mut Stream, kick: Arc<Notify>) -> Departure {
     let mut recheck = tokio::time::interval(TOKEN_RECHECK);
     recheck.tick().await;
     let mut deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
@@ -203,12 +303,12 @@ async fn read_loop(conn: &Conn, stream: &mut Stream, kick: Arc<Notify>) {
         let next = tokio::select! {
             _ = kick.notified() => {
                 tracing::info!("connection closed by the server (replaced or shutting down)");
-                return;
+                return Departure::Lost;
             }
             _ = recheck.tick() => {
                 if !token_still_valid(conn) {
                     tracing::warn!("host token revoked; closing the agent connection");
-                    return;
+                    return Departure::Revoked;
                 }
                 continue;
             }
@@ -218,12 +318,13 @@ async fn read_loop(conn: &Conn, stream: &mut Stream, kick: Arc<Notify>) {
         let reply = match next {
             Err(_) => {
                 tracing::warn!("agent silent for too long; dropping it");
-                return;
+                return Departure::Lost;
             }
-            Ok(None | Some(Ok(Message::Close(_)))) => return,
+            Ok(Some(Ok(Message::Close(_)))) => return Departure::Stopped,
+            Ok(None) => return Departure::Lost,
             Ok(Some(Err(e))) => {
                 tracing::info!(error = %e, "agent socket error");
-                return;
+                return Departure::Lost;
             }
             Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => None,
             Ok(Some(Ok(Message::Binary(b)))) => {
@@ -241,7 +342,7 @@ async fn read_loop(conn: &Conn, stream: &mut Stream, kick: Arc<Notify>) {
         };
         if let Some(reply) = reply {
             if conn.tx.send(reply).await.is_err() {
-                return;
+                return Departure::Lost;
             }
         }
     }
@@ -436,13 +537,18 @@ mod tests {
                 version: v,
                 name: "pc".into(),
                 agent: "t".into(),
+                session: "s1".into(),
+                viewers: Vec::new(),
             }
             .to_json()
         };
         assert_eq!(
-            check_hello(&hello(PROTOCOL_VERSION)).ok(),
-            Some("pc".to_string())
+            check_hello(&hello(PROTOCOL_VERSION)).ok().map(|h| (h.name, h.session)),
+            Some(("pc".to_string(), "s1".to_string()))
         );
+        // An agent that predates sessions still gets in (and never resumes).
+        let old = format!(r#"{{"type":"hello","version":{PROTOCOL_VERSION},"name":"pc","agent":"t"}}"#);
+        assert_eq!(check_hello(&old).ok().map(|h| h.session), Some(String::new()));
         for frame in [
             hello(PROTOCOL_VERSION + 1),
             "garbage".to_string(),

@@ -105,12 +105,24 @@ pub async fn close_expired_viewers(state: &AppState) -> usize {
     expired.len()
 }
 
-/// Runs [`close_expired_viewers`] every [`SWEEP_EVERY`], forever.
+/// Ends the viewers whose agent stayed away longer than the grace; returns how many.
+pub fn drop_detached_viewers(state: &AppState) -> usize {
+    let dropped = state.hub().drop_detached(state.now_unix());
+    let n = dropped.len();
+    for (viewer_id, v) in dropped {
+        let host_id = v.host_id.clone();
+        crate::agent_ws::audit_left(state, &host_id, vec![(viewer_id, v)], "agent disconnected");
+    }
+    n
+}
+
+/// Runs [`close_expired_viewers`] and [`drop_detached_viewers`] every [`SWEEP_EVERY`], forever.
 pub async fn run_expiry_sweeper(state: AppState) {
     let mut ticker = tokio::time::interval(SWEEP_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         close_expired_viewers(&state).await;
+        drop_detached_viewers(&state);
     }
 }

@@ -94,13 +94,26 @@ pub struct Registration {
     pub conn_id: u64,
     /// Notified when this connection must close (replaced, or server shutdown).
     pub kick: Arc<Notify>,
+    /// Viewers of another agent session of this host, which ended with it.
+    pub dropped: Vec<(ViewerId, ActiveViewer)>,
 }
 
 #[derive(Debug)]
 struct AgentHandle {
     conn_id: u64,
+    /// The agent run's session id (empty: an agent that cannot resume).
+    session: String,
     tx: AgentSender,
     kick: Arc<Notify>,
+}
+
+/// A viewer whose agent connection dropped: it keeps watching (media does not go through the
+/// server) until the same agent session comes back, or the grace runs out.
+#[derive(Debug, Clone)]
+pub(crate) struct Detached {
+    pub(crate) session: String,
+    /// Unix seconds at which its connection dropped.
+    pub(crate) at: u64,
 }
 
 #[derive(Debug)]
@@ -115,6 +128,10 @@ struct HubState {
     agents: HashMap<String, AgentHandle>,
     pending: HashMap<ViewerId, PendingOffer>,
     viewers: HashMap<ViewerId, ActiveViewer>,
+    /// Viewers (also in `viewers`, with `conn_id` 0) whose agent is reconnecting.
+    detached: HashMap<ViewerId, Detached>,
+    /// Detached viewers ended meanwhile (kicked, revoked, expired): closed when the agent is back.
+    closed: HashMap<ViewerId, Detached>,
 }
 
 #[derive(Debug, Default)]
@@ -150,8 +167,17 @@ impl HubState {
                 .count()
     }
 
-    /// Ends everything that belonged to one agent connection; returns the viewers it dropped.
-    fn drop_connection(&mut self, host_id: &str, conn_id: u64) -> Vec<(ViewerId, ActiveViewer)> {
+    /// Removes a viewer; one whose agent is away is remembered, to be closed when it returns.
+    fn take_viewer(&mut self, viewer_id: &str) -> Option<ActiveViewer> {
+        let viewer = self.viewers.remove(viewer_id)?;
+        if let Some(d) = self.detached.remove(viewer_id) {
+            self.closed.insert(viewer_id.to_string(), d);
+        }
+        Some(viewer)
+    }
+
+    /// Fails one agent connection's pending offers.
+    fn fail_pending(&mut self, host_id: &str, conn_id: u64) {
         let failed: Vec<ViewerId> = self
             .pending
             .iter()
@@ -163,16 +189,6 @@ impl HubState {
                 let _ = p.reply.send(OfferOutcome::HostOffline);
             }
         }
-        let dropped: Vec<ViewerId> = self
-            .viewers
-            .iter()
-            .filter(|(_, v)| v.host_id == host_id && v.conn_id == conn_id)
-            .map(|(id, _)| id.clone())
-            .collect();
-        dropped
-            .into_iter()
-            .filter_map(|id| self.viewers.remove(&id).map(|v| (id, v)))
-            .collect()
     }
 }
 
@@ -189,23 +205,27 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Registers a connection for `host_id`. A previous connection of the same host is told it
-    /// was replaced and kicked; its offers fail with `host_offline` and its viewers are dropped.
-    pub fn register(&self, host_id: &str, tx: AgentSender) -> Registration {
+    /// Registers a connection for `host_id` and agent `session`. A previous connection of the
+    /// same host is told it was replaced and kicked; its offers fail with `host_offline`. Its
+    /// viewers, and those left detached, wait for [`Hub::resume`] if they belong to the same
+    /// session, and are dropped (returned in `dropped`) otherwise.
+    pub fn register(&self, host_id: &str, session: &str, tx: AgentSender) -> Registration {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
         let kick = Arc::new(Notify::new());
         let handle = AgentHandle {
             conn_id,
+            session: session.to_string(),
             tx,
             kick: kick.clone(),
         };
-        let old = {
+        let (old, dropped) = {
             let mut state = self.state();
             let old = state.agents.insert(host_id.to_string(), handle);
             if let Some(old) = &old {
-                state.drop_connection(host_id, old.conn_id);
+                state.detach_connection(host_id, old.conn_id, &old.session, 0);
             }
-            old
+            let dropped = state.drop_other_sessions(host_id, session);
+            (old, dropped)
         };
         if let Some(old) = old {
             tracing::info!(
@@ -221,21 +241,28 @@ impl Hub {
             });
             old.kick.notify_one();
         }
-        Registration { conn_id, kick }
+        Registration {
+            conn_id,
+            kick,
+            dropped,
+        }
     }
 
-    /// Forgets a closed connection (no-op for the host's entry if a newer one replaced it);
-    /// returns the viewers that ended with it.
-    pub fn unregister(&self, host_id: &str, conn_id: u64) -> Vec<(ViewerId, ActiveViewer)> {
+    /// Forgets a closed connection (no-op for the host's entry if a newer one replaced it). Its
+    /// pending offers fail; its viewers stay, detached since `now_unix`, for the agent to resume.
+    pub fn unregister(&self, host_id: &str, conn_id: u64, now_unix: u64) {
         let mut state = self.state();
-        if state
+        let current = state
             .agents
             .get(host_id)
-            .is_some_and(|a| a.conn_id == conn_id)
-        {
-            state.agents.remove(host_id);
+            .is_some_and(|a| a.conn_id == conn_id);
+        if current {
+            if let Some(handle) = state.agents.remove(host_id) {
+                state.detach_connection(host_id, conn_id, &handle.session, now_unix);
+            }
+        } else {
+            state.fail_pending(host_id, conn_id);
         }
-        state.drop_connection(host_id, conn_id)
     }
 
     pub fn is_online(&self, host_id: &str) -> bool {
@@ -327,7 +354,7 @@ impl Hub {
     /// Removes an active viewer; also returns the sender of the agent serving it, if connected.
     pub fn remove_viewer(&self, viewer_id: &str) -> Option<(ActiveViewer, Option<AgentSender>)> {
         let mut state = self.state();
-        let viewer = state.viewers.remove(viewer_id)?;
+        let viewer = state.take_viewer(viewer_id)?;
         let tx = state.agent_of(&viewer);
         Some((viewer, tx))
     }
@@ -396,7 +423,7 @@ impl Hub {
             .map(|(id, _)| id.clone())
             .collect();
         for viewer_id in active {
-            if let Some(v) = state.viewers.remove(&viewer_id) {
+            if let Some(v) = state.take_viewer(&viewer_id) {
                 let agent = state.agent_of(&v);
                 removed.push(Removed {
                     viewer_id,
@@ -425,7 +452,7 @@ impl Hub {
         expired
             .into_iter()
             .filter_map(|viewer_id| {
-                let viewer = state.viewers.remove(&viewer_id)?;
+                let viewer = state.take_viewer(&viewer_id)?;
                 let agent = state.agent_of(&viewer);
                 Some(Removed {
                     viewer_id,
@@ -443,6 +470,8 @@ impl Hub {
             let _ = pending.reply.send(OfferOutcome::HostOffline);
         }
         state.viewers.clear();
+        state.detached.clear();
+        state.closed.clear();
         for agent in state.agents.values() {
             agent.kick.notify_one();
         }
@@ -456,6 +485,10 @@ pub fn close_viewer(viewer_id: &str, reason: &str) -> ServerMessage {
         reason: reason.to_string(),
     }
 }
+
+#[path = "hub_resume.rs"]
+mod resume;
+pub use resume::{Resume, DETACHED_GRACE_SECS};
 
 #[cfg(test)]
 #[path = "hub_tests.rs"]

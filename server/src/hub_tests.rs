@@ -1,6 +1,7 @@
 //! Unit tests of the hub's routing decisions (no sockets, no tasks).
 
 use super::*;
+use deskbeam_proto::signal::LiveViewer;
 
 fn offer(viewer: &str, link: &str, max: u32) -> OfferRequest {
     OfferRequest {
@@ -32,7 +33,7 @@ fn offer_needs_a_connected_host() {
 fn answer_makes_the_viewer_active_and_counts_against_the_link() {
     let hub = Hub::new();
     let (tx, _rx) = mpsc::channel(4);
-    let reg = hub.register("h", tx);
+    let reg = hub.register("h", "s", tx);
     let mut routed = hub
         .begin_offer(&offer("v1", "l", 1))
         .map_err(|e| e.to_string());
@@ -65,7 +66,7 @@ fn answer_makes_the_viewer_active_and_counts_against_the_link() {
 fn abandoned_answer_is_undone() {
     let hub = Hub::new();
     let (tx, _rx) = mpsc::channel(4);
-    let reg = hub.register("h", tx);
+    let reg = hub.register("h", "s", tx);
     drop(hub.begin_offer(&offer("v", "l", 1)));
     assert_eq!(
         hub.resolve_offer("h", reg.conn_id, "v", answer("sdp")),
@@ -75,43 +76,126 @@ fn abandoned_answer_is_undone() {
     assert_eq!(hub.viewer_count("l"), 0);
 }
 
-#[test]
-fn disconnect_fails_offers_and_drops_viewers() {
+/// A host "h" of agent session `session` with one active viewer "active" on link "l".
+fn hub_with_viewer(session: &str) -> (Hub, Registration, mpsc::Receiver<ServerMessage>) {
     let hub = Hub::new();
-    let (tx, _rx) = mpsc::channel(4);
-    let reg = hub.register("h", tx);
+    let (tx, rx) = mpsc::channel(16);
+    let reg = hub.register("h", session, tx);
     let _active = hub.begin_offer(&offer("active", "l", 5));
     assert_eq!(
         hub.resolve_offer("h", reg.conn_id, "active", answer("sdp")),
         Resolved::Delivered
     );
-    assert!(hub.viewer("active").is_some());
+    (hub, reg, rx)
+}
+
+fn live(id: &str) -> LiveViewer {
+    LiveViewer {
+        viewer_id: id.into(),
+        link_id: "l".into(),
+        since: 50,
+    }
+}
+
+#[test]
+fn disconnect_fails_offers_and_keeps_viewers_detached() {
+    let (hub, reg, _rx) = hub_with_viewer("s");
     let routed = hub.begin_offer(&offer("waiting", "l", 5));
-    let dropped = hub.unregister("h", reg.conn_id);
-    assert_eq!(
-        dropped
-            .iter()
-            .map(|(id, _)| id.as_str())
-            .collect::<Vec<_>>(),
-        ["active"]
-    );
+    hub.unregister("h", reg.conn_id, 1000);
     assert!(!hub.is_online("h"));
-    assert_eq!(hub.viewer("active"), None);
     let outcome = routed.ok().map(|mut r| r.outcome.try_recv().ok());
     assert_eq!(outcome, Some(Some(OfferOutcome::HostOffline)));
+    // Still watching (media is direct), still counted against the link, waiting for its agent.
+    assert!(hub.is_detached("active"));
+    assert_eq!(hub.viewer_count("l"), 1);
+    assert!(hub.drop_detached(1000 + DETACHED_GRACE_SECS - 1).is_empty());
+    let dropped = hub.drop_detached(1000 + DETACHED_GRACE_SECS);
+    assert_eq!(dropped.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["active"]);
+    assert_eq!(hub.viewer("active"), None);
+}
+
+#[test]
+fn same_session_resumes_its_viewers() {
+    let (hub, reg, _rx) = hub_with_viewer("s");
+    let _gone = hub.begin_offer(&offer("gone", "l", 5));
+    assert_eq!(hub.resolve_offer("h", reg.conn_id, "gone", answer("sdp")), Resolved::Delivered);
+    hub.unregister("h", reg.conn_id, 1000);
+    let (tx, _rx2) = mpsc::channel(4);
+    let again = hub.register("h", "s", tx);
+    assert!(again.dropped.is_empty());
+    // The agent still streams to "active" and to one the server never knew; "gone" left meanwhile.
+    let out = hub.resume("h", again.conn_id, &[live("active"), live("stranger")]);
+    assert_eq!(out.resumed, ["active"]);
+    assert_eq!(out.unknown, [live("stranger")]);
+    assert_eq!(out.gone.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["gone"]);
+    assert!(!hub.is_detached("active"));
+    assert_eq!(hub.viewer("active").map(|v| v.conn_id), Some(again.conn_id));
+    // Resumed viewers are this connection's again: no grace sweep ends them.
+    assert!(hub.drop_detached(u64::MAX).is_empty());
+    let kicked = hub.remove_viewer("active").and_then(|(_, agent)| agent);
+    assert!(kicked.is_some(), "a kick reaches the reconnected agent");
+}
+
+#[test]
+fn viewers_ended_while_detached_are_closed_on_resume() {
+    let (hub, reg, _rx) = hub_with_viewer("s");
+    hub.unregister("h", reg.conn_id, 1000);
+    // Kicked while the agent is away: nobody to tell yet.
+    assert!(matches!(hub.remove_viewer("active"), Some((_, None))));
+    let (tx, _rx2) = mpsc::channel(4);
+    let again = hub.register("h", "s", tx);
+    let out = hub.resume("h", again.conn_id, &[live("active")]);
+    assert_eq!(out.closed, [live("active")]);
+    assert!(out.resumed.is_empty() && out.unknown.is_empty());
+}
+
+#[test]
+fn another_session_drops_the_old_viewers() {
+    let (hub, reg, _rx) = hub_with_viewer("s");
+    hub.unregister("h", reg.conn_id, 1000);
+    let (tx, _rx2) = mpsc::channel(4);
+    let restarted = hub.register("h", "s2", tx);
+    assert_eq!(restarted.dropped.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["active"]);
+    assert_eq!(hub.viewer("active"), None);
+    // A live replacement by another session drops the old connection's viewers too.
+    let (hub, _reg, mut rx) = hub_with_viewer("s");
+    let (tx, _rx2) = mpsc::channel(4);
+    let other = hub.register("h", "", tx);
+    assert_eq!(other.dropped.len(), 1);
+    assert!(matches!(rx.try_recv(), Ok(ServerMessage::Error { code, .. }) if code == REPLACED));
+}
+
+#[test]
+fn adopt_only_for_the_current_connection() {
+    let hub = Hub::new();
+    let (tx, _rx) = mpsc::channel(4);
+    let reg = hub.register("h", "s", tx);
+    let viewer = |conn_id| ActiveViewer {
+        host_id: "h".into(),
+        conn_id,
+        link_id: "l".into(),
+        expires_at: 100,
+        scope: Scope::View,
+        address: None,
+        since: 50,
+    };
+    assert!(!hub.adopt("v", viewer(reg.conn_id + 1)));
+    assert!(hub.adopt("v", viewer(reg.conn_id)));
+    assert!(!hub.adopt("v", viewer(reg.conn_id)), "adopted twice");
+    assert_eq!(hub.viewer_count("l"), 1);
 }
 
 #[test]
 fn second_connection_replaces_the_first() {
     let hub = Hub::new();
     let (tx1, mut rx1) = mpsc::channel(4);
-    let first = hub.register("h", tx1);
+    let first = hub.register("h", "s", tx1);
     let (tx2, _rx2) = mpsc::channel(4);
-    let second = hub.register("h", tx2);
+    let second = hub.register("h", "s", tx2);
     assert_ne!(first.conn_id, second.conn_id);
     assert!(matches!(rx1.try_recv(), Ok(ServerMessage::Error { code, .. }) if code == REPLACED));
     // The old connection's cleanup must not unregister the new one.
-    hub.unregister("h", first.conn_id);
+    hub.unregister("h", first.conn_id, 0);
     assert!(hub.is_online("h"));
 }
 
@@ -119,7 +203,7 @@ fn second_connection_replaces_the_first() {
 fn expiry_removes_only_expired_viewers() {
     let hub = Hub::new();
     let (tx, _rx) = mpsc::channel(4);
-    let reg = hub.register("h", tx);
+    let reg = hub.register("h", "s", tx);
     let mut late = offer("late", "l2", 1);
     late.expires_at = 200;
     let _soon = hub.begin_offer(&offer("soon", "l1", 1));
@@ -146,7 +230,7 @@ fn expiry_removes_only_expired_viewers() {
 fn cancel_offer_frees_the_slot() {
     let hub = Hub::new();
     let (tx, _rx) = mpsc::channel(4);
-    hub.register("h", tx);
+    hub.register("h", "s", tx);
     assert!(hub.begin_offer(&offer("v", "l", 1)).is_ok());
     assert!(hub.cancel_offer("v").is_some());
     assert!(hub.cancel_offer("v").is_none());
@@ -157,7 +241,7 @@ fn cancel_offer_frees_the_slot() {
 fn revoking_a_link_takes_out_its_viewers_and_offers() {
     let hub = Hub::new();
     let (tx, _rx) = mpsc::channel(4);
-    let reg = hub.register("h", tx);
+    let reg = hub.register("h", "s", tx);
     let _a = hub.begin_offer(&offer("active", "l", 5));
     hub.resolve_offer("h", reg.conn_id, "active", answer("sdp"));
     let waiting = hub.begin_offer(&offer("waiting", "l", 5));

@@ -88,6 +88,8 @@ fn hello(version: u32) -> AgentMessage {
         version,
         name: "test-pc".into(),
         agent: "fake-agent/0".into(),
+        session: "session-1".into(),
+        viewers: Vec::new(),
     }
 }
 
@@ -181,6 +183,7 @@ async fn expect_offer(ws: &mut Ws, f: &Fixture) -> TestResult<String> {
             link_id,
             link_token,
             expires_at,
+            ..
         } => {
             assert_eq!(sdp, OFFER);
             assert_eq!(scope, Scope::View);

@@ -64,6 +64,8 @@ async fn agent(server: &Server, f: &Fixture) -> TestResult<Ws> {
         version: PROTOCOL_VERSION,
         name: "pc".into(),
         agent: "fake".into(),
+        session: "session-1".into(),
+        viewers: Vec::new(),
     };
     send(&mut ws, &hello).await?;
     match next_frame(&mut ws, Duration::from_secs(5)).await? {
@@ -361,6 +363,6 @@ async fn revoking_the_host_token_ends_a_live_agent_connection() -> TestResult {
         .find(|e| e.kind == "viewer_left")
         .ok_or("no viewer_left")?;
     assert_eq!(left.viewer_id.as_deref(), Some(viewer_id.as_str()));
-    assert_eq!(left.detail["reason"], "agent disconnected");
+    assert_eq!(left.detail["reason"], "host token revoked");
     Ok(())
 }

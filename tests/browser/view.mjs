@@ -5,7 +5,7 @@
  * downloads a browser) and reports what the page shows, as JSON lines on stdout. Used by the
  * Rust end-to-end tests.
  *
- *   node tests/browser/view.mjs --url URL [--mode pixels|expired|ended|control|control-denied|view-input]
+ *   node tests/browser/view.mjs --url URL [--mode pixels|expired|ended|offline|control|control-denied|view-input]
  *        [--timeout-ms 30000] [--samples "x1,y1;x2,y2" ...] [--watch-ms N [--poll-ms M]]
  *        [--click fx,fy ...] [--type TEXT] [--enter] [--hold-ms 500] [--pin DIGITS] [--chromium PATH]
  *
@@ -18,6 +18,9 @@
  *         {"ok":true,"width":W,"height":H,"samples":[{"x","y","px","py","r","g","b"}],"state","stats"}
  *         With --watch-ms N it prints such a line (plus "t_ms") every --poll-ms (default 500) for N ms.
  * expired waits for state "expired"; prints {"ok":true,"state":"expired","message":"<#message text>"}.
+ * offline waits for a frame and prints {"ok":true,"state":"connected"}; then waits until the page
+ *         says the host is offline (lastError host_offline) and prints {"ok":true,"state",
+ *         "code":"host_offline","message","video":"hidden"|"visible"} (is the last picture still up?).
  * ended   waits for any state the viewer ends in without retrying on its own: revoked, expired,
  *         kicked, ended or locked (not error); prints {"ok":true,"state":S,"message":"<#message text>"}.
  * control waits for a frame, clicks "Request control" and waits for body[data-control=granted];
@@ -63,7 +66,7 @@ const BLOCK = 16;
  *   pin: string|null, chromium: string}} Config
  */
 /** @type {ReadonlyArray<string>} */
-const MODES = ['pixels', 'expired', 'ended', 'control', 'control-denied', 'view-input'];
+const MODES = ['pixels', 'expired', 'ended', 'offline', 'control', 'control-denied', 'view-input'];
 
 class UsageError extends Error {}
 /** The viewer did not get where it should; `reason` says why. */
@@ -278,6 +281,28 @@ async function runExpired(page, deadline) {
   emit({ ok: true, state, message });
 }
 
+/**
+ * Watches, then waits for the page to say the host is offline (the agent went away under it).
+ * @param {import('playwright-core').Page} page @param {number} deadline
+ */
+async function runOffline(page, deadline) {
+  await waitForState(page, 'connected', deadline);
+  await waitForFrames(page, deadline);
+  emit({ ok: true, state: 'connected' });
+  for (;;) {
+    const status = await pageStatus(page);
+    if (status.lastError?.code === 'host_offline') {
+      const video = await page.evaluate(() => {
+        const v = document.querySelector('video');
+        return v && getComputedStyle(v).visibility === 'visible' ? 'visible' : 'hidden';
+      });
+      return emit({ ok: true, state: status.state, code: 'host_offline', message: status.message, video });
+    }
+    if (Date.now() >= deadline) throw new Failure(`timed out waiting for "host offline" (state ${status.state})`);
+    await sleep(100);
+  }
+}
+
 /** Waits until the viewer stops for a reason it shows (ENDED_STATES). @param {import('playwright-core').Page} page @param {number} deadline */
 async function runEnded(page, deadline) {
   for (;;) {
@@ -471,6 +496,7 @@ async function run(config) {
     await page.goto(config.url, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadline - Date.now()) });
     if (config.mode === 'expired') await runExpired(page, deadline);
     else if (config.mode === 'ended') await runEnded(page, deadline);
+    else if (config.mode === 'offline') await runOffline(page, deadline);
     else if (config.mode === 'control') await runControl(page, config, deadline);
     else if (config.mode === 'control-denied') await runControlDenied(page, deadline);
     else if (config.mode === 'view-input') await runViewInput(page, config, deadline);

@@ -10,11 +10,14 @@
 //! - [`procstat`]: a process's memory, CPU and descriptors from `/proc`.
 
 pub mod fake_agent;
+//! - [`proxy`]: a loopback TCP proxy whose connections a test can cut.
 pub mod load;
 pub mod procs;
 pub mod procstat;
 pub mod receiver;
 pub mod whep;
+pub mod proxy;
+pub mod netns;
 pub mod xvfb;
 
 /// Installs a test log subscriber once (respects `RUST_LOG`).

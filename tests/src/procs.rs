@@ -54,6 +54,17 @@ impl Proc {
         Ok(Self { child, stdout_lines: rx, stderr })
     }
 
+    /// How many lines the process has logged so far that contain `needle`.
+    pub fn stderr_count(&self, needle: &str) -> usize {
+        self.stderr.lock().map(|l| l.iter().filter(|line| line.contains(needle)).count()).unwrap_or(0)
+    }
+
+    /// Kills the process at once (SIGKILL: no clean shutdown, as in a crash).
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Has the process logged a line containing `needle` (waiting up to `timeout`)?
     pub fn stderr_contains(&self, needle: &str, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
@@ -133,6 +144,15 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Crashes the server (SIGKILL) and starts it again on the same address and data directory.
+    pub fn crash_and_restart(&mut self) -> anyhow::Result<()> {
+        self.proc.kill_hard();
+        let mut cmd = Command::new(bin("deskbeam-server")?);
+        cmd.args(["--listen", &self.addr.to_string(), "--data-dir"]).arg(self.data_dir.path());
+        self.proc = Proc::spawn(cmd)?;
+        wait_listening(self.addr, Duration::from_secs(20))
     }
 
     pub fn host_token(&self) -> anyhow::Result<String> {

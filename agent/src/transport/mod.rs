@@ -86,9 +86,15 @@ enum PcEvent {
 }
 
 struct Events {
+    /// ICE consent lapsed (no traffic for 5 s); it may still come back.
+    Disconnected,
     tx: mpsc::UnboundedSender<PcEvent>,
     gathered: mpsc::UnboundedSender<()>,
     channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
+/// How long a disconnected viewer may take to come back before it is ended: with ICE's 5 s
+/// without traffic, a viewer that vanished (killed browser, pulled cable) is freed within 8 s.
+pub const RECONNECT_GRACE: Duration = Duration::from_secs(3);
+
 }
 
 #[async_trait::async_trait]
@@ -104,7 +110,7 @@ impl PeerConnectionEventHandler for Events {
         let event = match state {
             RTCPeerConnectionState::Connected => PcEvent::Connected,
             RTCPeerConnectionState::Failed => PcEvent::Ended("connection failed".into()),
-            RTCPeerConnectionState::Disconnected => PcEvent::Ended("connection lost".into()),
+            RTCPeerConnectionState::Disconnected => PcEvent::Disconnected,
             RTCPeerConnectionState::Closed => PcEvent::Ended("connection closed".into()),
             _ => return,
         };
@@ -270,6 +276,7 @@ impl Session {
         let mut waiting_for_key = true;
         let reason = loop {
             tokio::select! {
+                Ok(Some(PcEvent::Disconnected)) => Err("connection lost".to_string()),
                 frame = frames.recv() => match frame {
                     Ok(frame) => {
                         if waiting_for_key && !frame.keyframe {
@@ -293,10 +300,25 @@ impl Session {
                 },
                 e = events.recv() => match e {
                     Some(PcEvent::Ended(r)) => break r,
-                    Some(PcEvent::Connected) => {}
+                    Some(PcEvent::Disconnected) if !disconnected => {
+                        tracing::info!(grace = ?RECONNECT_GRACE, "viewer connection interrupted");
+                        disconnected = true;
+                        lost.as_mut().reset(tokio::time::Instant::now() + RECONNECT_GRACE);
+                    }
+                    Some(PcEvent::Disconnected) => {}
+                    Some(PcEvent::Connected) => {
+                        if disconnected {
+                            tracing::info!("viewer connection restored");
+                            disconnected = false;
+                        }
+                    }
                     None => break "connection dropped".to_string(),
                 },
                 r = &mut *close => break r.unwrap_or_else(|_| "closed".into()),
+        // Set while the connection is disconnected: the moment it is given up.
+        let lost = tokio::time::sleep(Duration::MAX);
+        tokio::pin!(lost);
+        let mut disconnected = false;
             }
         };
         rtcp.abort();
@@ -319,3 +341,4 @@ async fn forward_keyframe_requests(track: Arc<TrackLocalStaticRTP>, feed: FrameF
         }
     }
 }
+                () = &mut lost, if disconnected => break "connection lost".to_string(),
