@@ -9,7 +9,7 @@
  * the same clock (CLOCK_REALTIME on both sides, same machine).
  *
  *   node tests/browser/g2g.mjs --url URL [--seconds 20] [--screen WxH] [--timeout-ms 45000]
- *        [--jitter-buffer-target MS] [--chromium PATH]
+ *        [--jitter-buffer-target MS] [--raf-check] [--chromium PATH]
  *
  * The glass is the frame's `expectedDisplayTime` (when the browser expects it to be visible; never
  * taken earlier than its `presentationTime`, which headless Chromium sometimes reports later),
@@ -20,12 +20,15 @@
  * browser's jitter buffer, decoder and renderer, presented → glass the compositor's frame.
  * --screen      the shared screen's size, so a scaled video is read at the right place (default:
  *               the video's own size).
+ * --raf-check   also draws the video on every animation frame and notes when each time first
+ *               shows there ("rafSeen"): a check on the browser's own timestamps that needs no
+ *               frame metadata.
  * --jitter-buffer-target sets `RTCRtpReceiver.jitterBufferTarget` (ms) on the page's receiver as
  *               soon as its track arrives, to compare with the viewer's own setting.
  *
  * Prints one JSON line: {"ok":true,"latency":{p50,p95,p99,min,max,n},"toReceive":{…},
  * "receiveToPresent":{…},"presentToGlass":{…},"toCallback":{painted → the rVFC callback ran},
- * "raw":{the same five as arrays of ms},"decoded",
+ * "rafSeen":{…}|null,"raw":{the same six as arrays of ms},"decoded",
  * "rejected","repeats","future","clockDriftMs","video":{width,height},"browser":{decodeMs,
  * jitterBufferMs,jitterBufferTargetMs,jitterBufferMinimumMs,processingMs,fps,framesDropped},
  * "extensions":{"offered":[RTP header extension URIs],"answered":[…]}}
@@ -52,7 +55,7 @@ const LAYOUT = Object.freeze({ cell: 32, origin: 32, timeBits: 24, checkBits: 8 
 
 /**
  * @typedef {{url: string, seconds: number, screen: {width: number, height: number}|null,
- *   timeoutMs: number, jitterBufferTarget: number|null, chromium: string}} Config
+ *   timeoutMs: number, jitterBufferTarget: number|null, rafCheck: boolean, chromium: string}} Config
  */
 
 class UsageError extends Error {}
@@ -60,7 +63,7 @@ class UsageError extends Error {}
 /** @param {string[]} argv @returns {Config} */
 function parseArgs(argv) {
   /** @type {Config} */
-  const config = { url: '', seconds: 20, screen: null, timeoutMs: 45_000, jitterBufferTarget: null, chromium: '/usr/bin/chromium' };
+  const config = { url: '', seconds: 20, screen: null, timeoutMs: 45_000, jitterBufferTarget: null, rafCheck: false, chromium: '/usr/bin/chromium' };
   const whole = (/** @type {string} */ flag, /** @type {string} */ v, /** @type {number} */ min) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs a whole number >= ${min}, got ${v}`);
@@ -79,6 +82,7 @@ function parseArgs(argv) {
       case '--timeout-ms': config.timeoutMs = whole(flag, value(), 1); break;
       case '--jitter-buffer-target': config.jitterBufferTarget = whole(flag, value(), 0); break;
       case '--chromium': config.chromium = value(); break;
+      case '--raf-check': config.rafCheck = true; break;
       case '--screen': {
         const m = /^([0-9]+)x([0-9]+)$/.exec(value());
         if (!m) throw new UsageError(`--screen needs WxH, got ${argv[i]}`);
@@ -121,9 +125,9 @@ function hookPeerConnections(target) {
 
 /**
  * Runs in the page: measures for `seconds`, returns the raw samples and getStats deltas.
- * @param {{seconds: number, layout: typeof LAYOUT, screen: {width: number, height: number}|null}} arg
+ * @param {{seconds: number, layout: typeof LAYOUT, screen: {width: number, height: number}|null, rafCheck: boolean}} arg
  */
-async function measureInPage({ seconds, layout, screen }) {
+async function measureInPage({ seconds, layout, screen, rafCheck }) {
   const { cell, origin, timeBits, checkBits } = layout;
   const cells = 2 + timeBits + checkBits;
   const modulus = 2 ** timeBits;
@@ -148,8 +152,8 @@ async function measureInPage({ seconds, layout, screen }) {
     return crc;
   };
   /** The painted time (ms modulo 2^24), or null when any cell is unclear or the check fails. */
-  const decode = () => {
-    const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  const decode = (/** @type {CanvasRenderingContext2D} */ from = ctx) => {
+    const data = from.getImageData(0, 0, canvas.width, canvas.height).data;
     const bits = [];
     for (let c = 0; c < cells; c++) {
       let sum = 0;
@@ -185,8 +189,28 @@ async function measureInPage({ seconds, layout, screen }) {
   const samples = [];
   let rejected = 0, repeats = 0, future = 0, last = -1;
   const scale = screen ? video.videoWidth / screen.width : 1;
+  /** painted → the first animation frame whose video showed it (only with rafCheck). @type {number[]} */
+  const rafSeen = [];
+  const measureEnd = performance.now() + seconds * 1000;
+  if (rafCheck) {
+    const rafCanvas = document.createElement('canvas');
+    Object.assign(rafCanvas, { width: canvas.width, height: canvas.height });
+    const rafCtx = /** @type {CanvasRenderingContext2D} */ (rafCanvas.getContext('2d', { willReadFrequently: true }));
+    let rafLast = -1;
+    const onAnimationFrame = (/** @type {number} */ now) => {
+      rafCtx.drawImage(video, origin * scale, origin * scale, cell * cells * scale, cell * scale, 0, 0, rafCanvas.width, rafCanvas.height);
+      const painted = decode(rafCtx);
+      if (painted !== null && painted !== rafLast) {
+        rafLast = painted;
+        const age = ((((now + offsetBefore) % modulus) - painted + modulus) % modulus);
+        if (age < modulus / 2) rafSeen.push(age);
+      }
+      if (performance.now() < measureEnd) requestAnimationFrame(onAnimationFrame);
+    };
+    requestAnimationFrame(onAnimationFrame);
+  }
   await new Promise((resolve) => {
-    const end = performance.now() + seconds * 1000;
+    const end = measureEnd;
     /** @type {VideoFrameRequestCallback} */
     const onFrame = (now, meta) => {
       ctx.drawImage(video, origin * scale, origin * scale, cell * cells * scale, cell * scale, 0, 0, canvas.width, canvas.height);
@@ -215,7 +239,7 @@ async function measureInPage({ seconds, layout, screen }) {
   const extmaps = (/** @type {string|undefined} */ sdp) => (sdp ?? '').split(/\r?\n/).filter((l) => l.startsWith('a=extmap:')).map((l) => l.split(' ')[1]);
   return {
     extensions: { offered: extmaps(pc?.localDescription?.sdp), answered: extmaps(pc?.remoteDescription?.sdp) },
-    samples, rejected, repeats, future, drift: wallOffset() - offsetBefore,
+    samples, rafSeen, rejected, repeats, future, drift: wallOffset() - offsetBefore,
     video: { width: video.videoWidth, height: video.videoHeight },
     statsBefore: statsBefore && JSON.parse(JSON.stringify(statsBefore)), statsAfter: statsAfter && JSON.parse(JSON.stringify(statsAfter)),
   };
@@ -293,7 +317,7 @@ async function run(config) {
     await page.goto(config.url, { waitUntil: 'domcontentloaded', timeout: Math.max(1, deadline - Date.now()) });
     await waitForPicture(page, deadline);
     await page.waitForTimeout(1000); // past the first keyframe and the decoder's start-up
-    const raw = await page.evaluate(measureInPage, { seconds: config.seconds, layout: LAYOUT, screen: config.screen });
+    const raw = await page.evaluate(measureInPage, { seconds: config.seconds, layout: LAYOUT, screen: config.screen, rafCheck: config.rafCheck });
     const toReceive = raw.samples.flatMap((s) => (s.toReceive === null ? [] : [s.toReceive]));
     const receiveToPresent = raw.samples.flatMap((s) => (s.toReceive === null ? [] : [s.toPresent - s.toReceive]));
     const presentToGlass = raw.samples.map((s) => s.latency - s.toPresent);
@@ -302,8 +326,8 @@ async function run(config) {
     emit({
       ok: true, seconds: config.seconds, latency: summary(raw.samples.map((s) => s.latency)),
       toReceive: summary(toReceive), receiveToPresent: summary(receiveToPresent), presentToGlass: summary(presentToGlass),
-      toCallback: summary(toCallback),
-      raw: { latency: tenths(raw.samples.map((s) => s.latency)), toReceive: tenths(toReceive), receiveToPresent: tenths(receiveToPresent), presentToGlass: tenths(presentToGlass), toCallback: tenths(toCallback) },
+      toCallback: summary(toCallback), rafSeen: summary(raw.rafSeen),
+      raw: { latency: tenths(raw.samples.map((s) => s.latency)), toReceive: tenths(toReceive), receiveToPresent: tenths(receiveToPresent), presentToGlass: tenths(presentToGlass), toCallback: tenths(toCallback), rafSeen: tenths(raw.rafSeen) },
       decoded: raw.samples.length, rejected: raw.rejected, repeats: raw.repeats, future: raw.future,
       clockDriftMs: Math.round(raw.drift * 100) / 100, video: raw.video, browser: browserStats(raw.statsBefore, raw.statsAfter),
       extensions: raw.extensions,

@@ -42,6 +42,9 @@ struct Args {
     /// Sets `jitterBufferTarget` (ms) on the page's video receiver, to compare with the default.
     #[arg(long)]
     jitter_buffer_target: Option<u32>,
+    /// Also note when each time first shows in an animation frame (a check on the frame metadata).
+    #[arg(long)]
+    raf_check: bool,
     /// Extra `deskbeam-agent share` arguments, e.g. `--agent-arg=--fps --agent-arg=60`.
     #[arg(long = "agent-arg", allow_hyphen_values = true)]
     agent_args: Vec<String>,
@@ -79,6 +82,9 @@ fn measure(args: &Args, (w, h): (u32, u32)) -> anyhow::Result<Value> {
     let (_agent, link) = server.share(&x.display, &extra)?;
     let mut cmd = Command::new("node");
     cmd.arg(driver()).args(["--url", &link, "--seconds", &args.seconds.to_string(), "--screen", &format!("{w}x{h}")]);
+    if args.raf_check {
+        cmd.arg("--raf-check");
+    }
     if let Some(ms) = args.jitter_buffer_target {
         cmd.args(["--jitter-buffer-target", &ms.to_string()]);
     }
@@ -102,6 +108,7 @@ struct Pool {
     receive_to_present: Vec<f64>,
     present_to_glass: Vec<f64>,
     to_callback: Vec<f64>,
+    raf_seen: Vec<f64>,
     run_p50: Vec<f64>,
     decoded: u64,
     rejected: u64,
@@ -124,6 +131,7 @@ impl Pool {
         self.receive_to_present.extend(raw("receiveToPresent"));
         self.present_to_glass.extend(raw("presentToGlass"));
         self.to_callback.extend(raw("toCallback"));
+        self.raf_seen.extend(raw("rafSeen"));
         self.decoded += count("decoded");
         self.rejected += count("rejected");
         self.repeats += count("repeats");
@@ -173,6 +181,9 @@ fn print(size: (u32, u32), args: &Args, pool: &mut Pool) {
     println!("{:<46} {}", "  received -> presented (browser pipeline)", percentiles(&mut pool.receive_to_present));
     println!("{:<46} {}", "  presented -> glass (compositor frame)", percentiles(&mut pool.present_to_glass));
     println!("{:<46} {}", "  (painted -> rVFC callback ran, for reference)", percentiles(&mut pool.to_callback));
+    if !pool.raf_seen.is_empty() {
+        println!("{:<46} {}", "  (painted -> first animation frame showing it)", percentiles(&mut pool.raf_seen));
+    }
     println!(
         "{:<46} {} read, {} rejected (unreadable), {} repeats, {} ahead of the clock, {} painted",
         "  frames", pool.decoded, pool.rejected, pool.repeats, pool.future, pool.painted,
