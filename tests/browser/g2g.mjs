@@ -18,6 +18,11 @@
  * `receiveTime` (the last packet of the frame arrived) and `presentationTime` (the frame reached
  * the compositor): painted → received is the agent and the network, received → presented the
  * browser's jitter buffer, decoder and renderer, presented → glass the compositor's frame.
+ * The callback's own time (`now`, "toCallback") is when the page's rendering first has the frame;
+ * --raf-check confirms it. Chromium composites video off the main thread, so with its default
+ * render-time pacing the callback runs up to a frame after `expectedDisplayTime`, while in its
+ * zero-playout-delay mode `expectedDisplayTime` lies one to two frames after the callback. Both
+ * are reported; the headline stays the browser's own display estimate.
  * --screen      the shared screen's size, so a scaled video is read at the right place (default:
  *               the video's own size).
  * --raf-check   also draws the video on every animation frame and notes when each time first
