@@ -61,6 +61,7 @@ pub enum ReceiverEvent {
 
 struct Handler {
     bytes: Arc<std::sync::atomic::AtomicU64>,
+    keyframes: Arc<std::sync::atomic::AtomicU64>,
     gathered: mpsc::UnboundedSender<()>,
     events: mpsc::UnboundedSender<ReceiverEvent>,
     access_units: std::sync::mpsc::Sender<Bytes>,
@@ -88,6 +89,7 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let tx = self.access_units.clone();
         let bytes = self.bytes.clone();
+        let keyframes = self.keyframes.clone();
         tokio::spawn(async move {
             let mut depacketizer = H264Packet::default();
             let mut au = BytesMut::new();
@@ -97,8 +99,13 @@ impl PeerConnectionEventHandler for Handler {
                 if let Ok(nal) = depacketizer.depacketize(&packet.payload) {
                     au.extend_from_slice(&nal);
                 }
-                if packet.header.marker && !au.is_empty() && tx.send(au.split().freeze()).is_err() {
-                    break;
+                if packet.header.marker && !au.is_empty() {
+                    if has_idr(&au) {
+                        keyframes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    if tx.send(au.split().freeze()).is_err() {
+                        break;
+                    }
                 }
             }
         });
@@ -117,6 +124,8 @@ pub struct Receiver {
     pub agent_input: mpsc::UnboundedReceiver<AgentInput>,
     /// RTP payload bytes received so far (video bitrate).
     pub bytes: Arc<std::sync::atomic::AtomicU64>,
+    /// IDR access units received so far.
+    pub keyframes: Arc<std::sync::atomic::AtomicU64>,
     /// The `chat` data channel, when the receiver opened one.
     pub chat: Option<Arc<dyn DataChannel>>,
     /// Messages the agent sent on the `chat` channel.
@@ -189,7 +198,17 @@ impl Receiver {
         }
     }
 
+    /// A video-only peer that counts what arrives without decoding it (for load tests, where ten
+    /// decoders would take the CPU the agent is measured on).
+    pub async fn offer_undecoded() -> anyhow::Result<Self> {
+        Self::build_with(false, false, false).await
+    }
+
     async fn build(with_input: bool, with_chat: bool) -> anyhow::Result<Self> {
+        Self::build_with(with_input, with_chat, true).await
+    }
+
+    async fn build_with(with_input: bool, with_chat: bool, decode: bool) -> anyhow::Result<Self> {
         let mut media = MediaEngine::default();
         media.register_default_codecs()?;
         let registry = register_default_interceptors(Registry::new(), &mut media)?;
@@ -197,17 +216,22 @@ impl Receiver {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (au_tx, au_rx) = std::sync::mpsc::channel();
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();
-        std::thread::spawn(move || decode_loop(au_rx, frames_tx));
+        if decode {
+            std::thread::spawn(move || decode_loop(au_rx, frames_tx));
+        } else {
+            std::thread::spawn(move || while au_rx.recv().is_ok() {});
+        }
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .build();
         let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let keyframes = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let pc = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_media_engine(media)
             .with_setting_engine(settings)
             .with_interceptor_registry(registry)
-            .with_handler(Arc::new(Handler { bytes: bytes.clone(), gathered: gathered_tx, events: events_tx, access_units: au_tx }))
+            .with_handler(Arc::new(Handler { bytes: bytes.clone(), keyframes: keyframes.clone(), gathered: gathered_tx, events: events_tx, access_units: au_tx }))
             .with_udp_addrs(vec!["127.0.0.1:0".to_string()])
             .build()
             .await?;
@@ -237,7 +261,7 @@ impl Receiver {
         pc.set_local_description(offer).await?;
         let _ = tokio::time::timeout(Duration::from_secs(5), gathered_rx.recv()).await;
         let offer = pc.local_description().await.ok_or_else(|| anyhow::anyhow!("no local description"))?.sdp;
-        Ok(Self { pc, offer, frames: frames_rx, events: events_rx, input, agent_input, bytes, chat, agent_chat })
+        Ok(Self { pc, offer, frames: frames_rx, events: events_rx, input, agent_input, bytes, keyframes, chat, agent_chat })
     }
 
     pub async fn accept(&self, answer: String) -> anyhow::Result<()> {
@@ -311,5 +335,20 @@ fn decode_loop(access_units: std::sync::mpsc::Receiver<Bytes>, frames: mpsc::Unb
             Ok(None) => {}
             Err(e) => tracing::debug!(error = %e, "decode error"),
         }
+    }
+}
+
+/// Does an Annex-B access unit hold an IDR slice (NAL type 5)?
+pub fn has_idr(au: &[u8]) -> bool {
+    au.windows(4).any(|w| w[0] == 0 && w[1] == 0 && w[2] == 1 && w[3] & 0x1f == 5)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_idr_slices_after_start_codes() {
+        assert!(super::has_idr(&[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x65, 9]));
+        assert!(!super::has_idr(&[0, 0, 0, 1, 0x41, 9, 9]));
+        assert!(!super::has_idr(&[0x65, 0, 0]));
     }
 }

@@ -280,6 +280,47 @@ async fn agent_figures(x: &Xvfb) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fan-out: one agent streaming scrolling text to 1, 2, 5 and 10 viewers (peers that count
+/// packets without decoding). One encode serves them all; each viewer adds only its SRTP and
+/// packet cost, which the per-viewer column shows.
+async fn fan_out(x: &Xvfb) -> anyhow::Result<()> {
+    let server = TestServer::start()?;
+    let (agent, link) = server.share(&x.display, &[])?;
+    let token = token_from_link(&link).ok_or_else(|| anyhow::anyhow!("no token in link"))?;
+    let load = start_load(&x.display, "scrolling text");
+    let mut viewers: Vec<Receiver> = Vec::new();
+    let mut one_viewer_cpu = None;
+    println!("\n{:<24} {:>14} {:>18} {:>16} {:>10}", "viewers (1080p, scroll)", "agent CPU%", "CPU% per +viewer", "kbit/s per viewer", "keyframes");
+    for n in [1usize, 2, 5, 10] {
+        while viewers.len() < n {
+            let viewer = Receiver::offer_undecoded().await?;
+            let resp = post_offer(server.addr, token, &viewer.offer).await?;
+            anyhow::ensure!(resp.status == 201, "WHEP failed: {} {}", resp.status, resp.body);
+            viewer.accept(resp.body).await?;
+            viewers.push(viewer);
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let bytes = |v: &[Receiver]| v.iter().map(|r| r.bytes.load(Ordering::Relaxed)).collect::<Vec<_>>();
+        let keys = |v: &[Receiver]| v.iter().map(|r| r.keyframes.load(Ordering::Relaxed)).sum::<u64>();
+        let (c0, b0, k0) = (cpu_seconds(agent.pid()), bytes(&viewers), keys(&viewers));
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let cpu = (cpu_seconds(agent.pid()) - c0) / 8.0 * 100.0;
+        let b1 = bytes(&viewers);
+        let kbps = b1.iter().zip(&b0).map(|(a, b)| (a - b) as f64).sum::<f64>() * 8.0 / 1000.0 / 8.0 / n as f64;
+        let per_viewer = match one_viewer_cpu {
+            Some(base) if n > 1 => format!("{:.2}", (cpu - base) / (n - 1) as f64),
+            _ => "-".to_string(),
+        };
+        one_viewer_cpu.get_or_insert(cpu);
+        println!("{n:<24} {cpu:>14.1} {per_viewer:>18} {kbps:>16.1} {:>10}", keys(&viewers) - k0);
+    }
+    drop(load);
+    for v in &viewers {
+        v.close().await;
+    }
+    Ok(())
+}
+
 /// Input latency: a pointer move sent on the data channel until the X server reports the
 /// pointer there (XQueryPointer polling).
 async fn input_latency(x: &Xvfb) -> anyhow::Result<()> {
@@ -344,6 +385,7 @@ fn main() -> anyhow::Result<()> {
     sustained_rate()?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(agent_figures(&x))?;
+    rt.block_on(fan_out(&x))?;
     rt.block_on(input_latency(&x))?;
     Ok(())
 }
