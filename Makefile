@@ -1,5 +1,6 @@
-# Deskbeam: `make run` starts the product, `make test` runs every test, `make bench` measures.
-.PHONY: run test bench deps lint
+# Deskbeam: `make run` starts the product, `make test` runs every test, `make bench` measures,
+# `make fuzz` runs every fuzz target for a bounded time (FUZZ_SECONDS each).
+.PHONY: run test bench fuzz deps lint
 
 run:
 	@scripts/deps.sh run
@@ -11,6 +12,9 @@ test:
 bench:
 	@scripts/deps.sh bench
 	@scripts/bench.sh
+
+fuzz:
+	@scripts/fuzz.sh
 
 lint:
 	cargo clippy --workspace --all-targets

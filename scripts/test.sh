@@ -19,3 +19,6 @@ tests/whep/.venv/bin/python -m pip install --quiet --disable-pip-version-check '
 export DESKBEAM_REQUIRE_ALL=1
 cargo build --bins
 cargo test --workspace -- --test-threads=1
+
+# Every decoder a peer can reach, fuzzed for a bounded time; a crash fails with its reproducer.
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh

@@ -5,6 +5,7 @@
 //! - [`token`]: claims carried by host and link tokens (JWT, EdDSA).
 //! - [`api`]: the JSON bodies of the server's HTTP API, including the error body.
 //! - [`input`]: remote-control events on the viewer's `input` data channel.
+//! - [`sdp`]: the plausibility check of an SDP offer handed to WHEP.
 //! - [`chat`]: text chat between the host and viewers on the `chat` data channel.
 //! - `bindings` (tests): generates the browser's TypeScript declarations, `web/protocol.d.ts`.
 //!
@@ -17,6 +18,7 @@ pub mod chat;
 #[cfg(test)]
 mod bindings;
 pub mod input;
+pub mod sdp;
 pub mod signal;
 pub mod token;
 

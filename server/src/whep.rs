@@ -40,27 +40,8 @@ pub fn routes() -> Router<AppState> {
         .layer(middleware::from_fn(cors))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SdpError {
-    #[error("the offer is not UTF-8")]
-    NotUtf8,
-    #[error("the offer does not start with v=0")]
-    NoVersion,
-    #[error("the offer has no video media section")]
-    NoVideo,
-}
-
 /// A plausibility check of an SDP offer (the agent does the real parsing).
-pub fn check_offer_sdp(body: &[u8]) -> Result<&str, SdpError> {
-    let sdp = std::str::from_utf8(body).map_err(|_| SdpError::NotUtf8)?;
-    if !sdp.starts_with("v=0") {
-        return Err(SdpError::NoVersion);
-    }
-    if !sdp.lines().any(|line| line.starts_with("m=video")) {
-        return Err(SdpError::NoVideo);
-    }
-    Ok(sdp)
-}
+pub use deskbeam_proto::sdp::{check_offer_sdp, SdpError};
 
 /// True for `Content-Type: application/sdp`, parameters allowed.
 pub fn is_sdp_content_type(headers: &HeaderMap) -> bool {
