@@ -18,6 +18,11 @@ use crate::frame::Frame;
 
 /// How many encoded frames a slow viewer may lag before it starts losing them.
 pub const FANOUT_CAPACITY: usize = 4;
+/// Longest wait for a change before the capture thread looks anyway (settle refreshes, the
+/// source's own safety net).
+const IDLE_WAIT: Duration = Duration::from_millis(100);
+/// Slices of that wait, after each of which keyframe requests and stops are checked.
+const WAIT_SLICE: Duration = Duration::from_millis(15);
 
 /// Builds an encoder on the pipeline thread.
 pub type EncoderFactory = Box<dyn FnOnce() -> Box<dyn Encoder> + Send>;
@@ -177,17 +182,18 @@ impl Worker {
         let mut next = Instant::now();
         let mut failures = 0u32;
         while !self.stop.load(Ordering::Acquire) {
-            next += self.interval;
+            // Never two captures closer than the frame interval…
             let now = Instant::now();
             if next > now {
                 std::thread::sleep(next - now);
-            } else {
-                // Running late: do not try to catch up with a burst.
-                next = now;
             }
             if self.frames.receiver_count() == 0 {
+                next = Instant::now() + self.interval;
                 continue;
             }
+            // …but between changes, capture when the screen changes rather than on a grid.
+            self.wait_for_change(source.as_mut(), settle);
+            next = Instant::now() + self.interval;
             match self.tick(source.as_mut(), encoder.as_mut(), &mut last, &mut settle) {
                 Ok(()) => failures = 0,
                 Err(e) => {
@@ -201,6 +207,25 @@ impl Worker {
             }
         }
         tracing::debug!("capture thread stopped");
+    }
+
+    /// Waits (in short slices, so a keyframe request or a stop is not kept waiting) until the
+    /// source reports a change, or at most [`IDLE_WAIT`], or until a settle refresh is due.
+    fn wait_for_change(&self, source: &mut dyn FrameSource, settle: Settle) {
+        let now = Instant::now();
+        let mut deadline = now + IDLE_WAIT;
+        if let Some(at) = REFRESH_AFTER.get(settle.refreshes) {
+            deadline = deadline.min(settle.changed_at + *at);
+        }
+        loop {
+            let slice = (Instant::now() + WAIT_SLICE).min(deadline);
+            if source.wait_for_change(slice) || Instant::now() >= deadline {
+                return;
+            }
+            if self.keyframe.load(Ordering::Acquire) || self.stop.load(Ordering::Acquire) {
+                return;
+            }
+        }
     }
 
     fn tick(&self, source: &mut dyn FrameSource, encoder: &mut dyn Encoder, last: &mut Option<Frame>, settle: &mut Settle) -> Result<(), String> {

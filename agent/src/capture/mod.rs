@@ -43,6 +43,14 @@ pub trait FrameSource {
             _ => Some(frame),
         })
     }
+
+    /// Waits until the screen may have changed (true) or `deadline` passes (false). Sources that
+    /// are told about changes (X Damage) block here, so a change is captured the moment it is
+    /// drawn instead of on the next tick; the others answer "maybe" at once.
+    fn wait_for_change(&mut self, deadline: std::time::Instant) -> bool {
+        let _ = deadline;
+        true
+    }
 }
 
 /// Builds a source on the capture thread.

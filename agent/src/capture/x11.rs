@@ -47,7 +47,7 @@ impl FrameSource for X11Source {
     }
 
     fn capture_if_changed(&mut self, last: Option<&Frame>) -> Result<Option<Frame>, CaptureError> {
-        if let (Some(watcher), Some(_)) = (&self.damage, last) {
+        if let (Some(watcher), Some(_)) = (&mut self.damage, last) {
             // Nothing drawn: skip the copy entirely, but compare in full now and then.
             if !watcher.take() && self.last_full_check.elapsed() < FULL_CHECK_EVERY {
                 return Ok(None);
@@ -64,5 +64,12 @@ impl FrameSource for X11Source {
             }
         }
         Ok(Some(Frame::new(width, height, width * 4, frame.to_vec(), captured_at)?))
+    }
+
+    fn wait_for_change(&mut self, deadline: Instant) -> bool {
+        match &mut self.damage {
+            Some(watcher) => watcher.wait(deadline) || self.last_full_check.elapsed() >= FULL_CHECK_EVERY,
+            None => true,
+        }
     }
 }
