@@ -9,10 +9,12 @@
 //! - [`signaling`]: the outbound WebSocket to the server; routes offers to `transport`.
 //! - [`input`]: remote control: input events, control arbitration, consent, injection.
 //! - [`chat`]: text chat between the host's terminal and every viewer.
+//! - [`audio`]: the host's audio (PulseAudio capture, Opus) for viewers' audio tracks.
 //! - [`auth`]: the agent's own check of a viewer's link token.
 //! - [`links`]: the `link create|list|revoke` client of the server's links API.
 //! - [`config`]: validated settings for `share`.
 
+pub mod audio;
 pub mod auth;
 pub mod capture;
 pub mod chat;

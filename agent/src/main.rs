@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use deskbeam_agent::capture::{FrameSource, SyntheticScreen};
+use deskbeam_agent::audio::{start_host_audio, AudioSettings};
 use deskbeam_agent::chat::ChatService;
+use deskbeam_agent::signaling::Services;
 use deskbeam_agent::encode::{Encoder, EncoderSettings, H264Encoder};
 use deskbeam_agent::input::console::HostCommand;
 use deskbeam_agent::input::sink::{SinkError, SinkFactory};
@@ -40,6 +42,8 @@ enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// List the audio sources `--mic` can use (and the monitors behind `--system-audio`).
+    Devices,
     /// Disconnect a viewer (id from `viewers`).
     Kick {
         #[command(flatten)]
@@ -144,6 +148,12 @@ struct ShareArgs {
     /// How control requests from `control` links are answered: prompt (ask here), auto, deny.
     #[arg(long, default_value = "prompt")]
     consent: ConsentPolicy,
+    /// Microphone to send to viewers: a source name from `devices`, default, or none.
+    #[arg(long, default_value = "none")]
+    mic: String,
+    /// Also send what this computer plays (the default output's monitor).
+    #[arg(long)]
+    system_audio: bool,
 }
 
 fn parse_bitrate(s: &str) -> Result<u32, String> {
@@ -180,6 +190,7 @@ fn main() -> ExitCode {
         Command::Share(args) => share(args),
         Command::Link(cmd) => link(cmd),
         Command::Viewers { server } => viewers(&server),
+        Command::Devices => devices(),
         Command::Kick { server, id } => client(&server).and_then(|c| Ok(c.kick(&id)?)).map(|()| println!("kicked: {id}")),
     };
     match result {
@@ -198,6 +209,16 @@ fn client(server: &ServerArgs) -> anyhow::Result<LinkClient> {
         .ok_or_else(|| anyhow::anyhow!("--server must be an http:// or https:// URL"))?;
     anyhow::ensure!(!server.token.trim().is_empty(), "a host token is required (--token or DESKBEAM_TOKEN)");
     Ok(LinkClient::new(base, server.token.trim().to_string()))
+}
+
+fn devices() -> anyhow::Result<()> {
+    let sources = deskbeam_agent::audio::pulse::list_sources()?;
+    let mut out = std::io::stdout().lock();
+    for s in sources {
+        let kind = if s.is_monitor { "monitor" } else { "input" };
+        writeln!(out, "{kind}\t{}\t{}", s.name, s.description)?;
+    }
+    Ok(())
 }
 
 fn viewers(server: &ServerArgs) -> anyhow::Result<()> {
@@ -264,6 +285,7 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
         SourceKind::Synthetic => Box::new(|| Err(SinkError::Open("the synthetic screen takes no input".into()))),
     };
     let consent = args.consent;
+    let audio = AudioSettings { mic: AudioSettings::parse_mic(&args.mic), system_audio: args.system_audio };
     let source: deskbeam_agent::capture::SourceFactory = match args.source {
         SourceKind::X11 => {
             if std::env::var_os("DISPLAY").is_none() {
@@ -289,6 +311,7 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
         let control = ControlService::start(consent, Injector::start(sink), questions_tx, audit_tx);
         let commands = deskbeam_agent::input::console::start(questions_rx);
         let (chat, chat_lines) = ChatService::start(&config.name);
+        let audio = start_host_audio(&audio);
         tokio::spawn(deskbeam_agent::input::console::print_chat(chat_lines));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(host_commands(commands, control.clone(), chat.clone(), stop_tx));
@@ -298,7 +321,8 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
                 _ = stop_rx => tracing::info!("the host stopped sharing"),
             }
         };
-        deskbeam_agent::run(config, pipeline.feed(), control, chat, audit_rx, events_tx, shutdown).await?;
+        let services = Services { control, chat, audio };
+        deskbeam_agent::run(config, pipeline.feed(), services, audit_rx, events_tx, shutdown).await?;
         drop(pipeline);
         Ok(())
     })

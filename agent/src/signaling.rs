@@ -18,12 +18,13 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::auth::{now_unix, LinkVerifier};
+use crate::audio::AudioFeed;
 use crate::chat::ChatService;
 use crate::config::ShareConfig;
 use crate::input::service::AuditEvent;
 use crate::input::ControlService;
 use crate::pipeline::FrameFeed;
-use crate::transport::{answer_offer, TransportError};
+use crate::transport::{answer_offer_with_audio, TransportError};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_INTERVAL: Duration = Duration::from_secs(20);
@@ -80,8 +81,7 @@ enum Internal {
 pub async fn run(
     config: ShareConfig,
     feed: FrameFeed,
-    control: ControlService,
-    chat: ChatService,
+    services: Services,
     audit: mpsc::UnboundedReceiver<AuditEvent>,
     events: mpsc::UnboundedSender<AgentEvent>,
     shutdown: impl Future<Output = ()>,
@@ -89,8 +89,9 @@ pub async fn run(
     let mut state = AgentState {
         config,
         feed,
-        control,
-        chat,
+        control: services.control,
+        chat: services.chat,
+        audio: services.audio,
         events,
         viewers: HashMap::new(),
         link_created: false,
@@ -161,6 +162,7 @@ struct AgentState {
     feed: FrameFeed,
     control: ControlService,
     chat: ChatService,
+    audio: Option<AudioFeed>,
     /// Host id and the server's link-signing key, from `welcome`.
     identity: Option<(String, LinkVerifier)>,
     events: mpsc::UnboundedSender<AgentEvent>,
@@ -309,7 +311,7 @@ impl AgentState {
                     may_control: claims.scope == deskbeam_proto::Scope::Control,
                     name,
                 };
-                let services = Services { control: self.control.clone(), chat: self.chat.clone() };
+                let services = Services { control: self.control.clone(), chat: self.chat.clone(), audio: self.audio.clone() };
                 spawn_viewer(viewer, self.feed.clone(), self.config.transport.clone(), services, internal_tx.clone());
             }
             ServerMessage::CloseViewer { viewer_id, reason } => self.end_viewer(&viewer_id, &reason),
@@ -377,18 +379,21 @@ fn viewer_name(label: Option<&str>, viewer_id: &str) -> String {
     }
 }
 
-/// What serves a viewer's data channels.
-struct Services {
-    control: ControlService,
-    chat: ChatService,
+/// What serves each viewer besides the screen: control and chat on its data channels, the
+/// host's audio (if any) on an audio track.
+#[derive(Clone)]
+pub struct Services {
+    pub control: ControlService,
+    pub chat: ChatService,
+    pub audio: Option<AudioFeed>,
 }
 
 /// Answers one offer off the connection loop, then reports the viewer's end.
 fn spawn_viewer(viewer: NewViewer, feed: FrameFeed, transport: crate::transport::TransportConfig, services: Services, tx: mpsc::UnboundedSender<Internal>) {
     let NewViewer { viewer_id, link_id, sdp, expires_at, may_control, name } = viewer;
-    let Services { control, chat } = services;
+    let Services { control, chat, audio } = services;
     tokio::spawn(async move {
-        match answer_offer(&sdp, feed, &transport).await {
+        match answer_offer_with_audio(&sdp, feed, audio, &transport).await {
             Ok((answer, mut conn)) => {
                 let Some(close) = conn.take_close() else { return };
                 let mut channels = std::mem::replace(&mut conn.channels, mpsc::unbounded_channel().1);

@@ -5,6 +5,8 @@
 //! - [`whep`]: a minimal WHEP/HTTP client over a raw socket.
 //! - [`xvfb`]: a virtual X display for real capture tests.
 //! - [`procs`]: the `deskbeam-server` / `deskbeam-agent` binaries as child processes.
+//! - [`audio_peer`]: a viewer that decodes the agent's Opus; tone analysis.
+//! - [`pulse`]: a private PulseAudio daemon with a null sink.
 //! - [`fake_agent`]: the agent's signaling protocol without a screen (answers offers with SDP).
 //! - [`load`]: many fake agents and WHEP negotiations against a real server (`deskbeam-load`).
 //! - [`procstat`]: a process's memory, CPU and descriptors from `/proc`.
@@ -12,7 +14,9 @@
 pub mod fake_agent;
 //! - [`proxy`]: a loopback TCP proxy whose connections a test can cut.
 pub mod load;
+pub mod audio_peer;
 pub mod procs;
+pub mod pulse;
 pub mod procstat;
 pub mod receiver;
 pub mod whep;

@@ -4,9 +4,11 @@
 //! Baseline, packetization-mode 1). Frames come from the pipeline's [`FrameFeed`]; PLI/FIR from
 //! the viewer become keyframe requests on the shared encoder (rate-limited per viewer).
 
+mod audio;
 mod keyframe;
 mod rtp_out;
 
+pub use audio::{offers_audio, opus_codec};
 pub use keyframe::{is_keyframe_request, KeyframeRequestForwarder};
 pub use rtp_out::{h264_payloads, RtpPacketizer, RTP_MTU};
 
@@ -147,9 +149,16 @@ impl ViewerConnection {
 
 /// Answers a viewer's offer. Returns the complete (non-trickle) SDP answer and the connection,
 /// which streams from `feed` once ICE and DTLS are up.
-pub async fn answer_offer(
+pub async fn answer_offer(offer_sdp: &str, feed: FrameFeed, config: &TransportConfig) -> Result<(String, ViewerConnection), TransportError> {
+    answer_offer_with_audio(offer_sdp, feed, None, config).await
+}
+
+/// Like [`answer_offer`], also sending the host's audio when there is some and the offer has an
+/// audio section.
+pub async fn answer_offer_with_audio(
     offer_sdp: &str,
     feed: FrameFeed,
+    audio: Option<crate::audio::AudioFeed>,
     config: &TransportConfig,
 ) -> Result<(String, ViewerConnection), TransportError> {
     let offer = RTCSessionDescription::offer(offer_sdp.to_string()).map_err(|e| TransportError::BadOffer(e.to_string()))?;
@@ -172,14 +181,15 @@ pub async fn answer_offer(
     )));
     let negotiate = async {
         let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(setup)?;
+        let audio = audio::add_track(&pc, audio, offer_sdp).await.map_err(setup)?;
         pc.set_remote_description(offer).await.map_err(|e| TransportError::Negotiation(e.to_string()))?;
         let answer = pc.create_answer(None).await.map_err(|e| TransportError::Negotiation(e.to_string()))?;
         pc.set_local_description(answer).await.map_err(setup)?;
         let _ = tokio::time::timeout(GATHER_TIMEOUT, gathered_rx.recv()).await;
         let local = pc.local_description().await.ok_or_else(|| TransportError::Setup("no local description".into()))?;
-        Ok::<_, TransportError>((sender, local.sdp))
+        Ok::<_, TransportError>((sender, audio, local.sdp))
     };
-    let (sender, answer_sdp) = match negotiate.await {
+    let (sender, audio, answer_sdp) = match negotiate.await {
         Ok(v) => v,
         Err(e) => {
             let _ = pc.close().await;
@@ -193,7 +203,7 @@ pub async fn answer_offer(
 
     let (close_tx, close_rx) = oneshot::channel();
     let (ended_tx, ended_rx) = oneshot::channel();
-    let session = Session { pc, track, sender, ssrc, feed };
+    let session = Session { pc, track, sender, ssrc, feed, audio: audio.map(Arc::new) };
     tokio::spawn(async move {
         let reason = session.run(events_rx, close_rx).await;
         let _ = ended_tx.send(reason);
@@ -213,6 +223,7 @@ fn rand_u32() -> u32 {
 async fn build_peer(config: &TransportConfig, events: Events) -> Result<Arc<dyn PeerConnection>, TransportError> {
     let mut media = MediaEngine::default();
     media.register_codec(h264_codec(), RtpCodecKind::Video).map_err(setup)?;
+    media.register_codec(opus_codec(), RtpCodecKind::Audio).map_err(setup)?;
     let registry = register_default_interceptors(Registry::new(), &mut media).map_err(setup)?;
     let registry = registry.with(Slot::from(14_000), KeyframeRequestForwarder::default());
     // No mDNS: it needs a multicast route, and browsers' mDNS-only offers still connect through
@@ -239,6 +250,7 @@ struct Session {
     sender: Arc<dyn RtpSender>,
     ssrc: u32,
     feed: FrameFeed,
+    audio: Option<Arc<audio::AudioOut>>,
 }
 
 impl Session {
@@ -271,6 +283,7 @@ impl Session {
             Err(e) => return format!("sender parameters unavailable: {e}"),
         };
         let rtcp = tokio::spawn(forward_keyframe_requests(Arc::clone(&self.track), self.feed.clone()));
+        let audio = self.audio.clone().map(|a| tokio::spawn(a.stream()));
         let mut rtp = RtpPacketizer::new(self.ssrc, payload_type, Instant::now(), rand_u32() as u16, rand_u32());
         let mut frames = self.feed.subscribe();
         let mut waiting_for_key = true;
@@ -322,6 +335,9 @@ impl Session {
             }
         };
         rtcp.abort();
+        if let Some(audio) = audio {
+            audio.abort();
+        }
         reason
     }
 }

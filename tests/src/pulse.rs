@@ -1,0 +1,84 @@
+//! A private PulseAudio daemon for audio tests: its own runtime directory and socket, a null sink
+//! (`deskbeam_test`) as the default output, no autospawn, stopped on drop. Children reach it
+//! through `PULSE_SERVER`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::procs::tempdir::TempDir;
+
+/// The null sink every test plays into; its monitor is `deskbeam_test.monitor`.
+pub const SINK: &str = "deskbeam_test";
+
+pub struct Pulse {
+    child: Child,
+    dir: TempDir,
+}
+
+impl Pulse {
+    pub fn start() -> anyhow::Result<Self> {
+        let dir = TempDir::new()?;
+        for sub in ["run", "home"] {
+            std::fs::create_dir_all(dir.path().join(sub))?;
+        }
+        let mut cmd = Command::new("pulseaudio");
+        cmd.args(["-n", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no", "--disable-shm=yes", "--log-target=stderr", "--log-level=error"])
+            .arg(format!("--load=module-native-protocol-unix auth-anonymous=1 socket={}", Self::socket_in(&dir).display()))
+            .arg(format!("--load=module-null-sink sink_name={SINK} rate=48000 channels=1"))
+            .env("XDG_RUNTIME_DIR", dir.path().join("run"))
+            .env("HOME", dir.path().join("home"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = cmd.spawn()?;
+        let pulse = Self { child, dir };
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            let ok = Command::new("pactl").env("PULSE_SERVER", pulse.server()).arg("info").stdout(Stdio::null()).stderr(Stdio::null()).status();
+            if ok.is_ok_and(|s| s.success()) {
+                pulse.pactl(&["set-default-sink", SINK])?;
+                return Ok(pulse);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        anyhow::bail!("pulseaudio did not come up")
+    }
+
+    fn socket_in(dir: &TempDir) -> PathBuf {
+        dir.path().join("run").join("native")
+    }
+
+    /// The `PULSE_SERVER` value for clients.
+    pub fn server(&self) -> String {
+        format!("unix:{}", Self::socket_in(&self.dir).display())
+    }
+
+    pub fn pactl(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new("pactl").env("PULSE_SERVER", self.server()).args(args).output()?;
+        anyhow::ensure!(out.status.success(), "pactl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
+    /// Plays 48 kHz mono s16le `pcm` into `sink` (on a thread; returns at once).
+    pub fn play(&self, sink: &str, pcm: Vec<u8>) -> anyhow::Result<Child> {
+        let mut child = Command::new("pacat")
+            .env("PULSE_SERVER", self.server())
+            .args(["--playback", "-d", sink, "--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=20"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()?;
+        let mut stdin = child.stdin.take().ok_or_else(|| anyhow::anyhow!("no stdin"))?;
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&pcm);
+        });
+        Ok(child)
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,68 @@
+//! The host's audio end to end: a private PulseAudio daemon plays a 440 Hz tone into a null sink,
+//! the real agent (`--system-audio`) captures the sink's monitor and sends Opus, and a viewer
+//! peer decodes it and finds the tone. A host whose sound server is missing still shares its
+//! screen, without audio and with one log line saying so.
+
+use std::process::Command;
+use std::time::Duration;
+
+use deskbeam_tests::audio_peer::{tone_bytes, tone_frequency, AudioPeer};
+use deskbeam_tests::procs::{bin, Proc, TestServer};
+use deskbeam_tests::pulse::{Pulse, SINK};
+use deskbeam_tests::receiver::Receiver;
+use deskbeam_tests::whep::{post_offer, token_from_link};
+use deskbeam_tests::{init_tracing, require_tools};
+
+/// The agent sharing a synthetic screen with `extra` flags and `PULSE_SERVER=pulse_server`.
+fn share(server: &TestServer, pulse_server: &str, extra: &[&str]) -> (Proc, String) {
+    let mut cmd = Command::new(bin("deskbeam-agent").expect("agent binary"));
+    cmd.env("DESKBEAM_TOKEN", server.host_token().expect("host token"))
+        .env("PULSE_SERVER", pulse_server)
+        .args(["share", "--server", &server.url(), "--ice-addr", "127.0.0.1:0", "--source", "synthetic"])
+        .args(extra);
+    let agent = Proc::spawn(cmd).expect("agent runs");
+    let link = agent.wait_line("link:", Duration::from_secs(30)).expect("link");
+    (agent, link)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tone_played_on_the_host_reaches_the_viewer() {
+    init_tracing();
+    if !require_tools("voice", &["pulseaudio", "pactl", "pacat"]) {
+        return;
+    }
+    let pulse = Pulse::start().expect("pulseaudio");
+    let server = TestServer::start().expect("server");
+    let (agent, link) = share(&server, &pulse.server(), &["--system-audio"]);
+    assert!(agent.stderr_contains("sending the host's audio", Duration::from_secs(10)), "the agent opened the monitor");
+
+    let mut viewer = AudioPeer::offer().await.expect("offer");
+    let resp = post_offer(server.addr, token_from_link(&link).expect("token"), &viewer.offer).await.expect("POST");
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    assert!(resp.body.contains("opus"), "the answer carries Opus audio");
+    viewer.accept(resp.body).await.expect("answer");
+
+    let mut player = pulse.play(SINK, tone_bytes(440.0, 8.0, 0.5)).expect("pacat");
+    let heard = viewer.record_sound(0.05, Duration::from_millis(1500), Duration::from_secs(20)).await;
+    let _ = player.kill();
+    let (samples, _) = heard.expect("the tone reaches the viewer");
+    // Skip the onset (Opus and the jitter of starting) and measure the steady tone.
+    let freq = tone_frequency(&samples[samples.len() / 4..]);
+    assert!((freq - 440.0).abs() < 15.0, "the viewer hears {freq:.1} Hz");
+    viewer.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_without_a_sound_server_shares_its_screen_without_audio() {
+    init_tracing();
+    let server = TestServer::start().expect("server");
+    let (agent, link) = share(&server, "unix:/nonexistent/deskbeam/pulse", &["--system-audio", "--mic", "default"]);
+    assert!(agent.stderr_contains("no audio: sharing the screen without it", Duration::from_secs(10)));
+    let mut viewer = Receiver::offer().await.expect("offer");
+    let resp = post_offer(server.addr, token_from_link(&link).expect("token"), &viewer.offer).await.expect("POST");
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    viewer.accept(resp.body).await.expect("answer");
+    let frame = tokio::time::timeout(Duration::from_secs(20), viewer.frames.recv()).await;
+    assert!(matches!(frame, Ok(Some(_))), "the screen is shared");
+    viewer.close().await;
+}
