@@ -5,7 +5,7 @@ set -euo pipefail
 
 mode="${1:-run}"
 run_pkgs=(build-essential pkg-config nasm libxcb1-dev libxcb-shm0-dev libxcb-randr0-dev libopus-dev libpulse-dev xvfb x11-xserver-utils x11-utils x11-apps xterm)
-test_pkgs=(chromium xdotool nodejs npm iproute2 pulseaudio pulseaudio-utils)
+test_pkgs=(chromium xdotool nodejs npm iproute2 pulseaudio pulseaudio-utils nftables)
 
 pkgs=("${run_pkgs[@]}")
 if [ "$mode" = "test" ]; then pkgs+=("${test_pkgs[@]}"); fi

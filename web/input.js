@@ -25,7 +25,8 @@
 /** @typedef {{x: number, y: number, inside: boolean}} ScreenPoint normalized, clamped to 0..1 */
 /** @typedef {{width: number|null, height: number|null, fps: number|null, bitrateKbps: number|null,
  *   rttMs: number|null, packetsLost: number|null, framesDecoded: number|null, jitterMs: number|null,
- *   codec: string|null, decoder: string|null}} ViewerStats */
+ *   codec: string|null, decoder: string|null, path: string|null}} ViewerStats
+ *  `path`: how the media arrives, "direct (udp)" or "relayed (tcp)", from the selected candidate pair */
 /** @typedef {{bytes: number, timestamp: number}} StatsSample */
 /**
  * @typedef {{state: ControlState|'none', canRequest: boolean, holder: string|null,
@@ -200,7 +201,7 @@ export class Touches {
 /** @returns {ViewerStats} */
 export function emptyStats() {
   return { width: null, height: null, fps: null, bitrateKbps: null, rttMs: null, packetsLost: null,
-    framesDecoded: null, jitterMs: null, codec: null, decoder: null };
+    framesDecoded: null, jitterMs: null, codec: null, decoder: null, path: null };
 }
 
 /** @param {any} v @returns {number|null} */
@@ -223,6 +224,7 @@ export function computeStats(entries, prev) {
     entries.find((e) => e.type === 'candidate-pair' && (e.selected || (e.nominated && e.state === 'succeeded')));
   const stats = emptyStats();
   stats.rttMs = scaled(num(pair?.currentRoundTripTime), 1000);
+  stats.path = mediaPath(byId.get(pair?.localCandidateId), byId.get(pair?.remoteCandidateId));
   if (!inbound) return { stats, sample: null };
   Object.assign(stats, {
     width: num(inbound.frameWidth), height: num(inbound.frameHeight), fps: num(inbound.framesPerSecond),
@@ -237,6 +239,18 @@ export function computeStats(entries, prev) {
     stats.bitrateKbps = Math.round(((bytes - prev.bytes) * 8) / (timestamp - prev.timestamp));
   }
   return { stats, sample: { bytes, timestamp } };
+}
+
+/**
+ * "relayed" when either end of the selected pair is a TURN relay candidate, else "direct"; the
+ * transport is that of our leg (to the relay when relayed, so a UDP-blocked viewer shows "tcp").
+ * @param {any} local @param {any} remote @returns {string|null}
+ */
+export function mediaPath(local, remote) {
+  if (!local) return null;
+  const relayed = local.candidateType === 'relay' || remote?.candidateType === 'relay';
+  const transport = str(local.candidateType === 'relay' ? (local.relayProtocol ?? local.protocol) : local.protocol);
+  return `${relayed ? 'relayed' : 'direct'}${transport ? ` (${transport})` : ''}`;
 }
 
 /** @param {ViewerStats} s @param {string} key */

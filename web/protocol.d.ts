@@ -38,5 +38,15 @@ at: number,
 mine: boolean, } | { "t": "rejected", code: string, message: string, };
 export type ErrorDetail = { code: string, message: string, };
 export type ErrorBody = { error: ErrorDetail, };
+export type IceServer = { 
+/**
+ * `stun:host:port`, `turn:host:port?transport=udp|tcp`.
+ */
+urls: Array<string>, username?: string, credential?: string, };
+export type IceServerList = { ice_servers: Array<IceServer>, 
+/**
+ * Unix seconds after which the TURN credentials no longer open a new allocation.
+ */
+expires_at: number, };
 /** Every message on the input and chat channels carries the protocol version. */
 export type Framed<T> = { v: 1 } & T;

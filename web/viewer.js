@@ -254,6 +254,27 @@ async function postOffer(token, pin, offer) {
   return { ok: false, code, status: res.status, message: str(body?.error?.message) ?? '', startsAt: num(body?.error?.starts_at) };
 }
 
+/**
+ * The server's STUN/TURN servers, with TURN credentials minted for this link token (and PIN),
+ * fetched before ICE gathers: WHEP's `Link` headers only arrive with the answer, too late for a
+ * non-trickle offer. Any failure means no ICE servers; the offer itself then reports the error.
+ * @param {string} token @param {string|null} pin @returns {Promise<RTCIceServer[]>}
+ */
+async function fetchIceServers(token, pin) {
+  /** @type {Record<string, string>} */
+  const headers = { Authorization: `Bearer ${token}` };
+  if (pin) headers['X-Deskbeam-Pin'] = pin;
+  try {
+    const res = await fetch('/whep/ice-servers', { headers, cache: 'no-store' });
+    if (!res.ok) return [];
+    /** @type {import('./protocol').IceServerList} */
+    const body = await res.json();
+    return Array.isArray(body?.ice_servers) ? body.ice_servers : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Ends a viewer resource; survives page unload. @param {string} location @param {string} token */
 function deleteResource(location, token) {
   fetch(location, { method: 'DELETE', keepalive: true, headers: { Authorization: `Bearer ${token}` } })
@@ -291,6 +312,8 @@ class Session {
     pc.ontrack = (e) => { if (!this.closed) this.handlers.onTrack(e.track); };
     pc.onconnectionstatechange = () => this.onConnectionState();
     try {
+      const iceServers = await fetchIceServers(this.token, this.pin);
+      if (iceServers.length > 0) pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
       await pc.setLocalDescription(await pc.createOffer());
       await iceGatheringDone(pc, ICE_GATHERING_MAX_MS);
       if (this.closed) return { ok: true };

@@ -268,7 +268,7 @@ fn link(cmd: LinkCommand) -> anyhow::Result<()> {
 }
 
 fn share(args: ShareArgs) -> anyhow::Result<()> {
-    let transport = if args.ice_addrs.is_empty() { TransportConfig::default() } else { TransportConfig { udp_addrs: args.ice_addrs } };
+    let transport = if args.ice_addrs.is_empty() { TransportConfig::default() } else { TransportConfig { udp_addrs: args.ice_addrs, ice_servers: Vec::new() } };
     let config = ShareConfig::new(
         &args.server,
         &args.token,

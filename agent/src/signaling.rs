@@ -287,7 +287,7 @@ impl AgentState {
                 self.link_created = true;
                 let _ = self.events.send(AgentEvent::LinkCreated { url, expires_at });
             }
-            ServerMessage::Offer { viewer_id, sdp, link_id, link_token, .. } => {
+            ServerMessage::Offer { viewer_id, sdp, link_id, link_token, ice_servers, .. } => {
                 // Our own check of the viewer's token: the server's word is not enough.
                 let claims = match &self.identity {
                     Some((host_id, verifier)) => verifier.verify(&link_token, host_id, &link_id),
@@ -312,7 +312,8 @@ impl AgentState {
                     name,
                 };
                 let services = Services { control: self.control.clone(), chat: self.chat.clone(), audio: self.audio.clone() };
-                spawn_viewer(viewer, self.feed.clone(), self.config.transport.clone(), services, internal_tx.clone());
+                let transport = crate::transport::TransportConfig { ice_servers, ..self.config.transport.clone() };
+                spawn_viewer(viewer, self.feed.clone(), transport, services, internal_tx.clone());
             }
             ServerMessage::CloseViewer { viewer_id, reason } => self.end_viewer(&viewer_id, &reason),
             ServerMessage::Error { request_id: Some(_), code, message } if !self.link_created => {

@@ -5,6 +5,7 @@
 use ts_rs::TS;
 
 use crate::api::{ErrorBody, ErrorDetail};
+use crate::ice::{IceServer, IceServerList};
 use crate::chat::{AgentChat, ChatRole, ViewerChat, CHAT_CHANNEL, MAX_CHAT_BYTES, MAX_CHAT_CHARS};
 use crate::input::{AgentInput, ControlState, MouseButton, ViewerInput, WheelMode, INPUT_CHANNEL, INPUT_VERSION, MAX_INPUT_BYTES, MAX_PASTE_CHARS};
 
@@ -35,6 +36,8 @@ pub fn typescript() -> String {
         AgentChat::decl(),
         ErrorDetail::decl(),
         ErrorBody::decl(),
+        IceServer::decl(),
+        IceServerList::decl(),
     ] {
         out.push_str(&export(decl));
     }

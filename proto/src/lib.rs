@@ -7,6 +7,7 @@
 //! - [`input`]: remote-control events on the viewer's `input` data channel.
 //! - [`sdp`]: the plausibility check of an SDP offer handed to WHEP.
 //! - [`chat`]: text chat between the host and viewers on the `chat` data channel.
+//! - [`ice`]: STUN/TURN servers and short-lived TURN credentials for agents and viewers.
 //! - `bindings` (tests): generates the browser's TypeScript declarations, `web/protocol.d.ts`.
 //!
 //! **Architecture invariant:** serde lives here and nowhere else decides what the wire looks like.
@@ -15,6 +16,7 @@
 
 pub mod api;
 pub mod chat;
+pub mod ice;
 #[cfg(test)]
 mod bindings;
 pub mod input;

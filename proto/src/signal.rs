@@ -110,6 +110,10 @@ pub enum ServerMessage {
         link_token: String,
         /// Unix seconds at which the link expires: the agent ends the viewer then.
         expires_at: u64,
+        /// STUN/TURN servers for this viewer's connection, with TURN credentials minted for it
+        /// (fresh per offer, so a long-running agent never holds expired ones).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<crate::ice::IceServer>,
     },
     /// The viewer left (WHEP DELETE), or its link was revoked or expired.
     CloseViewer { viewer_id: ViewerId, reason: String },

@@ -22,6 +22,7 @@
 //! - [`clock`]: the injected [`clock::Clock`] every expiry decision asks.
 //! - [`error`]: [`error::ApiError`], the one HTTP error type (stable JSON codes).
 //! - [`files`]: private (0700/0600) files and directories in the data dir.
+//! - [`turn`]: ICE servers with short-lived TURN credentials, and the embedded TURN relay.
 //!
 //! **Architecture invariant:** routing decisions live in [`hub`] and [`links`] as plain code
 //! under short locks; sockets and waiting live in [`agent_ws`] and [`whep`]. No token or key
@@ -48,6 +49,7 @@ pub mod store;
 pub mod tls;
 pub mod tokens;
 pub mod totp;
+pub mod turn;
 pub mod whep;
 
 use std::future::Future;
@@ -69,6 +71,19 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Serve HTTPS with these PEM files.
     pub tls: Option<TlsFiles>,
+    /// NAT traversal: the embedded relay and the ICE servers handed out.
+    pub ice: IceSettings,
+}
+
+/// Which STUN/TURN servers agents and viewers get.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IceSettings {
+    /// Run the embedded TURN relay (UDP and TCP).
+    pub relay: Option<turn::TurnConfig>,
+    /// URLs handed out; empty with a relay = the relay's own `turn:` URLs at the public host.
+    pub urls: Vec<String>,
+    /// Lifetime of minted TURN credentials (for new allocations).
+    pub credential_ttl_secs: u64,
 }
 
 /// A certificate chain and its private key, PEM files.
@@ -91,6 +106,10 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Turn(#[from] turn::TurnError),
+    #[error(transparent)]
+    TurnSecret(#[from] turn::credentials::SecretError),
 }
 
 /// Opens the data dir, binds `config.listen` and serves (HTTPS with `config.tls`) until
@@ -118,12 +137,55 @@ pub async fn run(
     if config.public_url.is_none() && bound.ip().is_unspecified() {
         tracing::warn!(%public_url, "listening on all interfaces: pass --public-url so viewer links work");
     }
-    let state = AppState::open(&config.data_dir, public_url)?
+    let (relay, issuer) = start_ice(&config, &public_url).await?;
+    let mut state = AppState::open(&config.data_dir, public_url)?
         .with_trust_proxy(config.trust_proxy)
         .with_secure_cookies(tls.is_some());
+    if let Some(issuer) = issuer {
+        state = state.with_ice(issuer);
+    }
+    // The relay stops when `relay` drops, after serving ends.
+    let _relay = relay;
     match tls {
         Some(tls) => serve_tls(listener, tls, state, shutdown).await,
         None => serve(listener, state, shutdown).await,
+    }
+}
+
+/// Starts the embedded relay (if configured) and builds the ICE issuer (if there is any URL).
+async fn start_ice(
+    config: &Config,
+    public_url: &str,
+) -> Result<(Option<turn::TurnRelay>, Option<turn::IceIssuer>), ServerError> {
+    let ice = &config.ice;
+    if ice.relay.is_none() && ice.urls.is_empty() {
+        return Ok((None, None));
+    }
+    files::create_private_dir(&config.data_dir).map_err(|source| StateError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let secret = turn::TurnSecret::load_or_create(&config.data_dir)?;
+    let relay = match &ice.relay {
+        Some(relay_config) => Some(turn::TurnRelay::start(relay_config, secret.clone()).await?),
+        None => None,
+    };
+    let urls = match &relay {
+        Some(r) if ice.urls.is_empty() => turn::relay_urls(&public_host(public_url), r.udp_addr().port()),
+        _ => ice.urls.clone(),
+    };
+    tracing::info!(?urls, "handing out ICE servers");
+    let issuer = turn::IceIssuer::new(secret, urls, ice.credential_ttl_secs);
+    Ok((relay, Some(issuer)))
+}
+
+/// The host part of `http(s)://host[:port][/…]` (IPv6 brackets kept).
+fn public_host(public_url: &str) -> String {
+    let rest = public_url.split_once("://").map_or(public_url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => host.to_string(),
+        _ => authority.to_string(),
     }
 }
 

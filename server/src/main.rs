@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use deskbeam_server::{admin, Config, TlsFiles};
+use deskbeam_server::turn::{RelayLimits, TurnConfig};
+use deskbeam_server::{admin, Config, IceSettings, TlsFiles};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +37,53 @@ struct Cli {
     /// The PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    ice: IceArgs,
+}
+
+/// NAT traversal: the embedded TURN relay and the ICE servers handed to agents and viewers.
+#[derive(Debug, clap::Args)]
+struct IceArgs {
+    /// Run the embedded TURN relay on this address, UDP and TCP (e.g. 0.0.0.0:3478).
+    #[arg(long)]
+    turn_listen: Option<SocketAddr>,
+    /// Address relay sockets bind to and advertise [default: the --turn-listen address].
+    #[arg(long, requires = "turn_listen")]
+    turn_relay_ip: Option<std::net::IpAddr>,
+    /// TURN realm.
+    #[arg(long, default_value = "deskbeam")]
+    turn_realm: String,
+    /// Relay allocations held at once.
+    #[arg(long, default_value_t = 500)]
+    turn_max_allocations: usize,
+    /// Relayed bits per second per allocation.
+    #[arg(long, default_value_t = 40_000_000)]
+    turn_max_bitrate: u64,
+    /// STUN/TURN URL handed to agents and viewers (repeatable), e.g. an external coturn's
+    /// `turn:turn.example.com:3478?transport=udp` sharing `<data-dir>/turn-secret` as its
+    /// static-auth-secret [default with --turn-listen: the relay at the --public-url host].
+    #[arg(long = "ice-url")]
+    ice_urls: Vec<String>,
+    /// Lifetime of TURN credentials, in seconds (they open allocations only until then).
+    #[arg(long, default_value_t = 600)]
+    turn_credential_ttl: u64,
+}
+
+impl IceArgs {
+    fn settings(self) -> IceSettings {
+        let relay = self.turn_listen.map(|listen| TurnConfig {
+            listen,
+            relay_ip: self.turn_relay_ip.unwrap_or(listen.ip()),
+            realm: self.turn_realm.clone(),
+            limits: RelayLimits {
+                max_allocations: self.turn_max_allocations,
+                bytes_per_sec: self.turn_max_bitrate / 8,
+                burst_bytes: (self.turn_max_bitrate / 8).max(500_000),
+                ..RelayLimits::default()
+            },
+        });
+        IceSettings { relay, urls: self.ice_urls, credential_ttl_secs: self.turn_credential_ttl }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         public_url: cli.public_url,
         trust_proxy: cli.trust_proxy,
         tls,
+        ice: cli.ice.settings(),
     };
     raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;

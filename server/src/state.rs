@@ -72,6 +72,8 @@ struct Inner {
     pin_limiter: FailureLimiter,
     login_account: FailureLimiter,
     login_address: FailureLimiter,
+    /// STUN/TURN servers and TURN credentials for agents and viewers (none: host candidates only).
+    ice: Option<crate::turn::IceIssuer>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -103,6 +105,7 @@ impl AppState {
             pin_limiter: FailureLimiter::new(PIN_MAX_FAILURES, PIN_LOCK_SECS),
             login_account: FailureLimiter::new(LOGIN_MAX_PER_ACCOUNT, LOGIN_WINDOW_SECS),
             login_address: FailureLimiter::new(LOGIN_MAX_PER_ADDRESS, LOGIN_WINDOW_SECS),
+            ice: None,
         };
         Self {
             inner: Arc::new(inner),
@@ -152,6 +155,20 @@ impl AppState {
     /// Same state marking cookies `Secure` (served over TLS) or not. Call before sharing.
     pub fn with_secure_cookies(self, secure: bool) -> Self {
         self.configure(|inner| inner.secure_cookies = secure)
+    }
+
+    /// Same state handing out ICE servers from `issuer`. Call before sharing.
+    pub fn with_ice(self, issuer: crate::turn::IceIssuer) -> Self {
+        self.configure(|inner| inner.ice = Some(issuer))
+    }
+
+    /// ICE servers with fresh TURN credentials for `id` (a viewer or a host); only call this
+    /// for a caller that showed a valid token.
+    pub fn ice_servers(&self, id: &str) -> deskbeam_proto::ice::IceServerList {
+        match &self.inner.ice {
+            Some(issuer) => issuer.issue(id, self.now_unix()),
+            None => deskbeam_proto::ice::IceServerList { ice_servers: Vec::new(), expires_at: self.now_unix() },
+        }
     }
 
     fn configure(self, change: impl FnOnce(&mut Inner)) -> Self {

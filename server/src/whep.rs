@@ -3,12 +3,18 @@
 //!
 //! Any standard WHEP player can watch with only the link token. Trickle ICE is not supported:
 //! the agent returns a complete answer.
+//!
+//! ICE servers: the `201 Created` carries them as `Link: <url>; rel="ice-server"` headers (the
+//! WHEP draft's way, for standard players, which learn them after their first offer), and
+//! `GET /whep/ice-servers` returns them as JSON to a holder of a valid link token, so the Deskbeam
+//! viewer configures its `RTCPeerConnection` before gathering. TURN credentials are minted per
+//! request and expire on their own.
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use deskbeam_proto::api::codes;
 use deskbeam_proto::signal::ServerMessage;
@@ -33,6 +39,7 @@ static ACCEPT_POST: HeaderName = HeaderName::from_static("accept-post");
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/whep", post(create_session).options(preflight))
+        .route("/whep/ice-servers", get(ice_servers).options(preflight))
         .route(
             "/whep/{id}",
             delete(delete_session).patch(no_trickle).options(preflight),
@@ -98,7 +105,7 @@ async fn create_session(
         .instrument(span)
         .await?;
     let location = format!("/whep/{viewer_id}");
-    Ok((
+    let mut response = (
         StatusCode::CREATED,
         [
             (header::CONTENT_TYPE, SDP.to_string()),
@@ -106,7 +113,36 @@ async fn create_session(
         ],
         answer,
     )
-        .into_response())
+        .into_response();
+    let servers = state.ice_servers(&format!("v-{viewer_id}"));
+    add_ice_links(response.headers_mut(), &servers);
+    Ok(response)
+}
+
+/// `GET /whep/ice-servers`: STUN/TURN servers with fresh TURN credentials, for a viewer holding
+/// a valid link token (and its PIN), before it builds its `RTCPeerConnection`.
+async fn ice_servers(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let (parts, _) = request.into_parts();
+    let address = client_address(&state, &parts.headers, &parts.extensions);
+    let viewer = authorize_viewer(&state, &parts.headers, address.as_deref())?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    tracing::debug!(link_id = %viewer.link.id, "ICE servers issued to a viewer");
+    let servers = state.ice_servers(&format!("v-{id}"));
+    let mut response = (
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(servers.clone()),
+    )
+        .into_response();
+    add_ice_links(response.headers_mut(), &servers);
+    Ok(response)
+}
+
+fn add_ice_links(headers: &mut HeaderMap, servers: &deskbeam_proto::ice::IceServerList) {
+    for link in crate::turn::credentials::link_headers(servers) {
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.append(header::LINK, value);
+        }
+    }
 }
 
 /// Withdraws the offer if the request ends before the agent resolved it (timeout, client gone).
@@ -157,6 +193,7 @@ async fn negotiate(
         link_id: link.id.clone(),
         link_token: viewer.token.clone(),
         expires_at: link.expires_at,
+        ice_servers: state.ice_servers(&format!("a-{viewer_id}")).ice_servers,
     };
     let exchange = async {
         routed
@@ -287,7 +324,7 @@ async fn cors(request: Request, next: Next) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, DELETE, PATCH, OPTIONS"),
+        HeaderValue::from_static("GET, POST, DELETE, PATCH, OPTIONS"),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -295,7 +332,7 @@ async fn cors(request: Request, next: Next) -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("Location"),
+        HeaderValue::from_static("Location, Link"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,

@@ -303,7 +303,8 @@ const CHECKS = [
     await page.goto(`${server.base}/view`);
     const failures = await page.evaluate(async () => {
       const m = await import('/assets/viewer.js');
-      const { computeStats } = await import('/assets/input.js');
+      const m2 = await import('/assets/input.js');
+      const { computeStats } = m2;
       /** @type {string[]} */ const bad = [];
       const eq = (/** @type {any} */ a, /** @type {any} */ b, /** @type {string} */ what) => {
         if (JSON.stringify(a) !== JSON.stringify(b)) bad.push(`${what}: ${JSON.stringify(a)} != ${JSON.stringify(b)}`);
@@ -340,10 +341,14 @@ const CHECKS = [
           bytesReceived: 2000, timestamp: 2000, packetsLost: 1, codecId: 'c' },
         { id: 'c', type: 'codec', mimeType: 'video/H264' },
         { id: 't', type: 'transport', selectedCandidatePairId: 'p' },
-        { id: 'p', type: 'candidate-pair', currentRoundTripTime: 0.0123 },
+        { id: 'p', type: 'candidate-pair', currentRoundTripTime: 0.0123, localCandidateId: 'l', remoteCandidateId: 'r' },
+        { id: 'l', type: 'local-candidate', candidateType: 'relay', protocol: 'udp', relayProtocol: 'tcp' },
+        { id: 'r', type: 'remote-candidate', candidateType: 'host', protocol: 'udp' },
       ], { bytes: 1000, timestamp: 1000 }).stats;
-      eq([stats.width, stats.height, stats.fps, stats.bitrateKbps, stats.rttMs, stats.packetsLost, stats.codec],
-        [640, 360, 30, 8, 12, 1, 'H264'], 'stats');
+      eq([stats.width, stats.height, stats.fps, stats.bitrateKbps, stats.rttMs, stats.packetsLost, stats.codec, stats.path],
+        [640, 360, 30, 8, 12, 1, 'H264', 'relayed (tcp)'], 'stats');
+      eq(m2.mediaPath({ candidateType: 'host', protocol: 'udp' }, { candidateType: 'prflx' }), 'direct (udp)', 'direct path');
+      eq(m2.mediaPath({ candidateType: 'host', protocol: 'udp' }, { candidateType: 'relay' }), 'relayed (udp)', 'peer relayed');
       return bad;
     });
     check(failures.length === 0, failures.join('; '));

@@ -25,7 +25,7 @@ fn start(screen: &SyntheticScreen) -> Pipeline {
 }
 
 fn loopback() -> TransportConfig {
-    TransportConfig { udp_addrs: vec!["127.0.0.1:0".into()] }
+    TransportConfig { udp_addrs: vec!["127.0.0.1:0".into()], ice_servers: Vec::new() }
 }
 
 /// Peak signal-to-noise ratio (dB) of a decoded RGB frame against a solid/quadrant source.

@@ -59,11 +59,13 @@ pub enum TransportError {
 pub struct TransportConfig {
     /// Local UDP addresses to gather host candidates on (`0.0.0.0:0` = every interface).
     pub udp_addrs: Vec<String>,
+    /// STUN/TURN servers (from the server's offer, with TURN credentials minted for this viewer).
+    pub ice_servers: Vec<deskbeam_proto::ice::IceServer>,
 }
 
 impl Default for TransportConfig {
     fn default() -> Self {
-        Self { udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()] }
+        Self { udp_addrs: vec!["0.0.0.0:0".into(), "127.0.0.1:0".into()], ice_servers: Vec::new() }
     }
 }
 
@@ -232,7 +234,7 @@ async fn build_peer(config: &TransportConfig, events: Events) -> Result<Arc<dyn 
         .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
         .build();
     let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(ice_servers(&config.ice_servers)).build())
         .with_media_engine(media)
         .with_setting_engine(settings)
         .with_interceptor_registry(registry)
@@ -242,6 +244,20 @@ async fn build_peer(config: &TransportConfig, events: Events) -> Result<Arc<dyn 
         .await
         .map_err(setup)?;
     Ok(Arc::new(pc))
+}
+
+/// The server's ICE servers in webrtc-rs form. webrtc-rs relays over UDP TURN only (it skips
+/// `?transport=tcp` URLs itself); a UDP-blocked viewer still reaches our relay candidate through
+/// its own TURN-over-TCP allocation.
+fn ice_servers(servers: &[deskbeam_proto::ice::IceServer]) -> Vec<webrtc::peer_connection::RTCIceServer> {
+    servers
+        .iter()
+        .map(|s| webrtc::peer_connection::RTCIceServer {
+            urls: s.urls.clone(),
+            username: s.username.clone().unwrap_or_default(),
+            credential: s.credential.clone().unwrap_or_default(),
+        })
+        .collect()
 }
 
 struct Session {

@@ -1,0 +1,191 @@
+//! Building and reading the TURN messages the relay sends and receives (STUN encoding from
+//! `rtc::stun`, TURN attributes from `rtc::turn`). No state, no sockets.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use rtc::crypto::RTCCrypto;
+use rtc::stun::attributes::ATTR_MESSAGE_INTEGRITY;
+use rtc::stun::error_code::{ErrorCode, ErrorCodeAttribute};
+use rtc::stun::integrity::MessageIntegrity;
+use rtc::stun::message::{
+    Getter, Message, MessageType, Setter, CLASS_ERROR_RESPONSE, CLASS_INDICATION, CLASS_SUCCESS_RESPONSE,
+    METHOD_DATA,
+};
+use rtc::stun::textattrs::TextAttribute;
+use rtc::stun::xoraddr::XorMappedAddress;
+use rtc::turn::proto::chandata::ChannelData;
+use rtc::turn::proto::channum::ChannelNumber;
+use rtc::turn::proto::data::Data;
+use rtc::turn::proto::peeraddr::PeerAddress;
+
+/// Largest datagram the relay reads or forwards.
+pub const MAX_PACKET: usize = 65_536;
+
+/// Decodes a STUN message; `None` for anything malformed.
+pub fn decode(data: &[u8]) -> Option<Message> {
+    if !rtc::stun::message::is_stun_message(data) {
+        return None;
+    }
+    let mut m = Message::new();
+    m.raw = data.to_vec();
+    m.decode().ok()?;
+    Some(m)
+}
+
+/// A text attribute (USERNAME, REALM, NONCE), if present and UTF-8.
+pub fn text(m: &Message, attr: rtc::stun::attributes::AttrType) -> Option<String> {
+    TextAttribute::get_from_as(m, attr).ok().map(|t| t.text)
+}
+
+pub fn has_integrity(m: &Message) -> bool {
+    m.contains(ATTR_MESSAGE_INTEGRITY)
+}
+
+/// Checks MESSAGE-INTEGRITY with the long-term `key`.
+pub fn integrity_ok(m: &Message, key: &[u8], crypto: &dyn RTCCrypto) -> bool {
+    let mut copy = Message::new();
+    copy.raw = m.raw.clone();
+    copy.decode().is_ok() && MessageIntegrity::check(&mut copy, key, crypto).is_ok()
+}
+
+/// MD5(username:realm:password), the long-term credential key.
+pub fn long_term_key(username: &str, realm: &str, password: &str, crypto: &dyn RTCCrypto) -> Option<Vec<u8>> {
+    MessageIntegrity::long_term_integrity_key(username.into(), realm.into(), password.into(), crypto).ok()
+}
+
+pub fn peer_address(m: &Message) -> Option<SocketAddr> {
+    let mut peer = PeerAddress::default();
+    peer.get_from(m).ok()?;
+    Some(SocketAddr::new(peer.ip, peer.port))
+}
+
+pub fn get<G: Getter + Default>(m: &Message) -> Option<G> {
+    let mut value = G::default();
+    value.get_from(m).ok()?;
+    Some(value)
+}
+
+/// A response to `request` of class `class`, with `attrs`, signed with `key` when given.
+pub fn response(
+    request: &Message,
+    success: bool,
+    attrs: Vec<Box<dyn Setter + '_>>,
+    key: Option<&[u8]>,
+    crypto: &dyn RTCCrypto,
+) -> Option<Vec<u8>> {
+    let class = if success { CLASS_SUCCESS_RESPONSE } else { CLASS_ERROR_RESPONSE };
+    let mut m = Message::new();
+    m.transaction_id = request.transaction_id;
+    m.set_type(MessageType::new(request.typ.method, class));
+    m.write_header();
+    for a in attrs {
+        a.add_to(&mut m).ok()?;
+    }
+    if let Some(key) = key {
+        MessageIntegrity::new_raw_integrity_with_provider(key.to_vec(), crypto).add_to(&mut m).ok()?;
+    }
+    Some(m.raw)
+}
+
+pub fn error_code(code: u16, reason: &str) -> Box<dyn Setter> {
+    Box::new(ErrorCodeAttribute { code: ErrorCode(code), reason: reason.as_bytes().to_vec() })
+}
+
+pub fn text_attr(attr: rtc::stun::attributes::AttrType, value: &str) -> Box<dyn Setter> {
+    Box::new(TextAttribute::new(attr, value.to_string()))
+}
+
+pub fn xor_mapped(addr: SocketAddr) -> Box<dyn Setter> {
+    Box::new(XorMappedAddress { ip: addr.ip(), port: addr.port() })
+}
+
+pub fn xor_relayed(addr: SocketAddr) -> Box<dyn Setter> {
+    Box::new(rtc::turn::proto::relayaddr::RelayedAddress { ip: addr.ip(), port: addr.port() })
+}
+
+pub fn lifetime(d: Duration) -> Box<dyn Setter> {
+    Box::new(rtc::turn::proto::lifetime::Lifetime(d))
+}
+
+/// A Data indication carrying `payload` from `peer`.
+pub fn data_indication(peer: SocketAddr, payload: &[u8]) -> Option<Vec<u8>> {
+    let mut m = Message::new();
+    m.new_transaction_id().ok()?;
+    m.set_type(MessageType::new(METHOD_DATA, CLASS_INDICATION));
+    m.write_header();
+    PeerAddress { ip: peer.ip(), port: peer.port() }.add_to(&mut m).ok()?;
+    Data(payload.to_vec()).add_to(&mut m).ok()?;
+    Some(m.raw)
+}
+
+/// A ChannelData message (padded to 4 bytes, as TCP requires and UDP allows).
+pub fn channel_data(number: u16, payload: &[u8]) -> Vec<u8> {
+    let mut c = ChannelData { data: payload.to_vec(), number: ChannelNumber(number), raw: Vec::new() };
+    c.encode();
+    c.raw
+}
+
+/// The channel number and payload of a ChannelData message.
+pub fn read_channel_data(data: &[u8]) -> Option<(u16, Vec<u8>)> {
+    if !ChannelData::is_channel_data(data) {
+        return None;
+    }
+    let mut c = ChannelData { raw: data.to_vec(), ..Default::default() };
+    c.decode().ok()?;
+    Some((c.number.0, c.data))
+}
+
+pub fn channel_number(m: &Message) -> Option<u16> {
+    let n: ChannelNumber = get(m)?;
+    n.valid().then_some(n.0)
+}
+
+/// Relaying to these would let a client reach the server's own private services.
+pub fn forbidden_peer(ip: IpAddr) -> bool {
+    ip.is_unspecified() || ip.is_multicast() || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
+}
+
+/// How many bytes the next TURN-over-TCP frame in `buf` needs: a STUN message's 20-byte header
+/// plus its length, or a ChannelData's 4-byte header plus its length padded to 4. `None` until
+/// the 4 bytes that say so have arrived.
+pub fn tcp_frame_len(buf: &[u8]) -> Option<usize> {
+    if buf.len() < 4 {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([buf[2], buf[3]]));
+    if buf[0] & 0xC0 == 0 {
+        Some(20 + len)
+    } else {
+        Some(4 + len.div_ceil(4) * 4)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_frames_are_sized_by_their_headers() {
+        assert_eq!(tcp_frame_len(&[0x00, 0x01, 0x00]), None);
+        assert_eq!(tcp_frame_len(&[0x00, 0x01, 0x00, 0x08]), Some(28));
+        assert_eq!(tcp_frame_len(&[0x40, 0x00, 0x00, 0x05]), Some(12));
+        assert_eq!(tcp_frame_len(&[0x40, 0x00, 0x00, 0x08]), Some(12));
+    }
+
+    #[test]
+    fn channel_data_round_trips() {
+        let raw = channel_data(0x4001, b"hello");
+        assert_eq!(raw.len(), 12);
+        assert_eq!(read_channel_data(&raw), Some((0x4001, b"hello".to_vec())));
+        assert_eq!(read_channel_data(&[0x40, 0x01, 0x00, 0x09, 1]), None);
+    }
+
+    #[test]
+    fn garbage_is_not_a_message() {
+        assert!(decode(b"not stun at all, not even close").is_none());
+        let mut header = vec![0u8, 1, 0, 200, 0x21, 0x12, 0xA4, 0x42];
+        header.extend_from_slice(&[0; 12]);
+        assert!(decode(&header).is_none());
+    }
+}
