@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use deskbeam_agent::capture::{FrameSource, SyntheticScreen};
-use deskbeam_agent::audio::{start_host_audio, AudioSettings};
+use deskbeam_agent::audio::{pulse_sinks, start_host_audio, AudioSettings, ViewerAudio};
 use deskbeam_agent::chat::ChatService;
 use deskbeam_agent::signaling::Services;
 use deskbeam_agent::encode::{Encoder, EncoderSettings, H264Encoder};
@@ -311,7 +311,7 @@ fn share(args: ShareArgs) -> anyhow::Result<()> {
         let control = ControlService::start(consent, Injector::start(sink), questions_tx, audit_tx);
         let commands = deskbeam_agent::input::console::start(questions_rx);
         let (chat, chat_lines) = ChatService::start(&config.name);
-        let audio = start_host_audio(&audio);
+        let audio = ViewerAudio { outgoing: start_host_audio(&audio), incoming: Some(pulse_sinks()) };
         tokio::spawn(deskbeam_agent::input::console::print_chat(chat_lines));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(host_commands(commands, control.clone(), chat.clone(), stop_tx));

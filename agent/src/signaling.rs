@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::auth::{now_unix, LinkVerifier};
-use crate::audio::AudioFeed;
+use crate::audio::ViewerAudio;
 use crate::chat::ChatService;
 use crate::config::ShareConfig;
 use crate::input::service::AuditEvent;
@@ -162,7 +162,7 @@ struct AgentState {
     feed: FrameFeed,
     control: ControlService,
     chat: ChatService,
-    audio: Option<AudioFeed>,
+    audio: ViewerAudio,
     /// Host id and the server's link-signing key, from `welcome`.
     identity: Option<(String, LinkVerifier)>,
     events: mpsc::UnboundedSender<AgentEvent>,
@@ -364,8 +364,8 @@ impl AgentState {
 /// An offer the agent has accepted, with what the verified token allows.
 struct NewViewer {
     viewer_id: ViewerId,
-    sdp: String,
     link_id: String,
+    sdp: String,
     expires_at: u64,
     may_control: bool,
     /// What the host and other viewers call it: its link's label, else a short id.
@@ -386,7 +386,7 @@ fn viewer_name(label: Option<&str>, viewer_id: &str) -> String {
 pub struct Services {
     pub control: ControlService,
     pub chat: ChatService,
-    pub audio: Option<AudioFeed>,
+    pub audio: ViewerAudio,
 }
 
 /// Answers one offer off the connection loop, then reports the viewer's end.

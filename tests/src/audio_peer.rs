@@ -1,12 +1,17 @@
-//! A viewer that listens: a WebRTC peer whose offer has a video and an audio section (both
-//! receive-only); it decodes the agent's Opus back to 48 kHz mono PCM. Also the tone analysis
-//! the voice tests use.
+//! A viewer that listens (and may speak): a WebRTC peer whose offer has a receive-only video
+//! section and an audio section; it decodes the agent's Opus back to 48 kHz mono PCM, and can
+//! send a tone as its microphone. Also the tone analysis the voice tests use.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp::header::Header;
+use rtc::rtp::Packet;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::TrackLocal;
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -65,7 +70,17 @@ pub struct AudioPeer {
 }
 
 impl AudioPeer {
+    /// A peer that only listens (receive-only audio).
     pub async fn offer() -> anyhow::Result<Self> {
+        Self::build(None).await
+    }
+
+    /// A peer that also speaks: a `freq` Hz tone as its microphone (send and receive).
+    pub async fn offer_speaking(freq: f64) -> anyhow::Result<Self> {
+        Self::build(Some(freq)).await
+    }
+
+    async fn build(speak: Option<f64>) -> anyhow::Result<Self> {
         let mut media = MediaEngine::default();
         media.register_default_codecs()?;
         let registry = register_default_interceptors(Registry::new(), &mut media)?;
@@ -82,9 +97,28 @@ impl AudioPeer {
             .build()
             .await?;
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-        for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
-            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
-            pc.add_transceiver_from_kind(kind, Some(init)).await?;
+        let video = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
+        pc.add_transceiver_from_kind(RtpCodecKind::Video, Some(video)).await?;
+        match speak {
+            Some(freq) => {
+                let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+                    "viewer".into(),
+                    "mic".into(),
+                    "mic".into(),
+                    RtpCodecKind::Audio,
+                    vec![RTCRtpEncodingParameters {
+                        rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(0x5eed), ..Default::default() },
+                        codec: RTCRtpCodec { mime_type: "audio/opus".into(), clock_rate: RATE, channels: 2, ..Default::default() },
+                        ..Default::default()
+                    }],
+                )));
+                pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await?;
+                tokio::spawn(speak_tone(track, freq));
+            }
+            None => {
+                let audio = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
+                pc.add_transceiver_from_kind(RtpCodecKind::Audio, Some(audio)).await?;
+            }
         }
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer).await?;
@@ -119,6 +153,25 @@ impl AudioPeer {
 
     pub async fn close(&self) {
         let _ = self.pc.close().await;
+    }
+}
+
+/// Sends a tone as 20 ms Opus packets, in real time, until the connection is gone.
+async fn speak_tone(track: Arc<TrackLocalStaticRTP>, freq: f64) {
+    let Ok(mut encoder) = opus::Encoder::new(RATE, opus::Channels::Mono, opus::Application::LowDelay) else { return };
+    let pcm: Vec<i16> = tone_bytes(freq, 1.0, 0.5).chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut out = [0u8; 1500];
+    for i in 0u32.. {
+        tick.tick().await;
+        let start = (i as usize * 960) % pcm.len();
+        let Ok(n) = encoder.encode(&pcm[start..start + 960], &mut out) else { return };
+        let header = Header { version: 2, payload_type: 111, sequence_number: i as u16, timestamp: i.wrapping_mul(960), ssrc: 0x5eed, ..Default::default() };
+        // Before the connection is up, writes fail: keep ticking.
+        let _ = track.write_rtp(Packet { header, payload: bytes::Bytes::copy_from_slice(&out[..n]) }).await;
+        if i > 50 * 120 {
+            return;
+        }
     }
 }
 

@@ -5,27 +5,26 @@
 //! - [`whep`]: a minimal WHEP/HTTP client over a raw socket.
 //! - [`xvfb`]: a virtual X display for real capture tests.
 //! - [`procs`]: the `deskbeam-server` / `deskbeam-agent` binaries as child processes.
-//! - [`netns`]: throwaway network namespaces (veth, routes, nftables) for NAT/firewall tests.
-//! - [`relay_view`]: a viewer that takes the server's ICE servers and reports its media path.
 //! - [`audio_peer`]: a viewer that decodes the agent's Opus; tone analysis.
 //! - [`pulse`]: a private PulseAudio daemon with a null sink.
+//! - [`netns`]: throwaway network namespaces (veth, routes, nftables) for NAT/firewall tests.
+//! - [`relay_view`]: a viewer that takes the server's ICE servers and reports its media path.
 //! - [`fake_agent`]: the agent's signaling protocol without a screen (answers offers with SDP).
 //! - [`load`]: many fake agents and WHEP negotiations against a real server (`deskbeam-load`).
 //! - [`procstat`]: a process's memory, CPU and descriptors from `/proc`.
+//! - [`proxy`]: a loopback TCP proxy whose connections a test can cut.
 
 pub mod fake_agent;
-//! - [`proxy`]: a loopback TCP proxy whose connections a test can cut.
 pub mod load;
 pub mod audio_peer;
 pub mod procs;
 pub mod pulse;
 pub mod procstat;
+pub mod proxy;
 pub mod netns;
 pub mod receiver;
 pub mod relay_view;
 pub mod whep;
-pub mod proxy;
-pub mod netns;
 pub mod xvfb;
 
 /// Installs a test log subscriber once (respects `RUST_LOG`).

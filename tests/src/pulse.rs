@@ -76,6 +76,26 @@ impl Pulse {
     }
 }
 
+impl Pulse {
+    /// Records `seconds` of 48 kHz mono from `source` (e.g. `deskbeam_test.monitor`).
+    pub fn record(&self, source: &str, seconds: f64) -> anyhow::Result<Vec<i16>> {
+        use std::io::Read;
+        let mut child = Command::new("parec")
+            .env("PULSE_SERVER", self.server())
+            .args(["-d", source, "--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=20"])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut stdout = child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+        let want = (48_000.0 * seconds) as usize * 2;
+        let mut bytes = vec![0u8; want];
+        let read = stdout.read_exact(&mut bytes);
+        let _ = child.kill();
+        let _ = child.wait();
+        read?;
+        Ok(bytes.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+    }
+}
+
 impl Drop for Pulse {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -1,12 +1,13 @@
-//! The host's audio end to end: a private PulseAudio daemon plays a 440 Hz tone into a null sink,
+//! Voice end to end with a private PulseAudio daemon: it plays a 440 Hz tone into a null sink,
 //! the real agent (`--system-audio`) captures the sink's monitor and sends Opus, and a viewer
-//! peer decodes it and finds the tone. A host whose sound server is missing still shares its
+//! peer decodes it and finds the tone; the other way, a viewer speaks an 880 Hz tone and the
+//! agent plays it on the host's output, where the test hears it. A host whose sound server is missing still shares its
 //! screen, without audio and with one log line saying so.
 
 use std::process::Command;
 use std::time::Duration;
 
-use deskbeam_tests::audio_peer::{tone_bytes, tone_frequency, AudioPeer};
+use deskbeam_tests::audio_peer::{rms, tone_bytes, tone_frequency, AudioPeer};
 use deskbeam_tests::procs::{bin, Proc, TestServer};
 use deskbeam_tests::pulse::{Pulse, SINK};
 use deskbeam_tests::receiver::Receiver;
@@ -64,5 +65,34 @@ async fn a_host_without_a_sound_server_shares_its_screen_without_audio() {
     viewer.accept(resp.body).await.expect("answer");
     let frame = tokio::time::timeout(Duration::from_secs(20), viewer.frames.recv()).await;
     assert!(matches!(frame, Ok(Some(_))), "the screen is shared");
+    viewer.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_speaking_880_hz_is_played_on_the_host() {
+    init_tracing();
+    if !require_tools("voice", &["pulseaudio", "pactl", "parec"]) {
+        return;
+    }
+    let pulse = Pulse::start().expect("pulseaudio");
+    let server = TestServer::start().expect("server");
+    let (agent, link) = share(&server, &pulse.server(), &[]);
+    let viewer = AudioPeer::offer_speaking(880.0).await.expect("offer");
+    let resp = post_offer(server.addr, token_from_link(&link).expect("token"), &viewer.offer).await.expect("POST");
+    assert_eq!(resp.status, 201, "{}", resp.body);
+    viewer.accept(resp.body).await.expect("answer");
+    assert!(agent.stderr_contains("playing the viewer's microphone", Duration::from_secs(20)));
+    let monitor = format!("{SINK}.monitor");
+    let mut heard = None;
+    for _ in 0..10 {
+        let samples = tokio::task::block_in_place(|| pulse.record(&monitor, 1.0)).expect("parec");
+        if rms(&samples[24_000..]) > 0.05 {
+            heard = Some(samples);
+            break;
+        }
+    }
+    let samples = heard.expect("the viewer's tone plays on the host's output");
+    let freq = tone_frequency(&samples[24_000..]);
+    assert!((freq - 880.0).abs() < 20.0, "the host plays {freq:.1} Hz");
     viewer.close().await;
 }

@@ -44,6 +44,60 @@ pub trait AudioSource: Send {
     fn read_frame(&mut self, frame: &mut [i16]) -> Result<(), AudioError>;
 }
 
+/// Somewhere to play a viewer's voice, one frame at a time.
+pub trait AudioSink: Send {
+    fn play_frame(&mut self, frame: &[i16]) -> Result<(), AudioError>;
+}
+
+/// Keeps everything played: the test double.
+#[derive(Clone, Default)]
+pub struct RecordingSink(pub Arc<std::sync::Mutex<Vec<i16>>>);
+
+impl AudioSink for RecordingSink {
+    fn play_frame(&mut self, frame: &[i16]) -> Result<(), AudioError> {
+        if let Ok(mut all) = self.0.lock() {
+            all.extend_from_slice(frame);
+        }
+        Ok(())
+    }
+}
+
+/// Opens the sink a viewer's voice plays on (PulseAudio's default output in the agent).
+pub type SinkOpener = Arc<dyn Fn(&str) -> Result<Box<dyn AudioSink>, AudioError> + Send + Sync>;
+
+/// The default: each viewer's voice is its own stream on the default output (the sound server
+/// mixes them).
+pub fn pulse_sinks() -> SinkOpener {
+    Arc::new(|what: &str| Ok(Box::new(pulse::PulseSink::open(None, what)?) as Box<dyn AudioSink>))
+}
+
+/// Decodes one viewer's Opus packets and plays them, on its own thread, until `packets` closes.
+/// Packets that arrive while the sink is busy wait in the channel; a sink that fails ends it.
+pub fn play_packets(packets: std::sync::mpsc::Receiver<Bytes>, mut sink: Box<dyn AudioSink>) -> Result<(), AudioError> {
+    let mut decoder = opus::Decoder::new(SAMPLE_RATE, opus::Channels::Mono).map_err(codec)?;
+    std::thread::Builder::new()
+        .name("deskbeam-voice".into())
+        .spawn(move || {
+            // Opus frames are at most 120 ms.
+            let mut pcm = vec![0i16; 5760];
+            while let Ok(packet) = packets.recv() {
+                let n = match decoder.decode(&packet, &mut pcm, false) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "undecodable Opus packet from a viewer");
+                        continue;
+                    }
+                };
+                if let Err(e) = sink.play_frame(&pcm[..n]) {
+                    tracing::warn!(error = %e, "cannot play a viewer's voice");
+                    return;
+                }
+            }
+        })
+        .map_err(|e| AudioError::Device(e.to_string()))?;
+    Ok(())
+}
+
 /// A sine tone, paced like a device (one frame per 20 ms): the test double.
 pub struct ToneSource {
     freq: f64,
@@ -170,6 +224,15 @@ impl AudioFeed {
     }
 }
 
+/// The audio side of every viewer connection.
+#[derive(Clone, Default)]
+pub struct ViewerAudio {
+    /// The host's sound, sent to viewers whose offer has audio.
+    pub outgoing: Option<AudioFeed>,
+    /// Where viewers' microphones play.
+    pub incoming: Option<SinkOpener>,
+}
+
 /// Which devices to capture, from `--mic` and `--system-audio`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioSettings {
@@ -244,6 +307,30 @@ mod tests {
         let s = AudioSettings { mic: Some(None), system_audio: true };
         assert_eq!(s.devices(), vec![None, Some(pulse::DEFAULT_MONITOR.to_string())]);
         assert!(AudioSettings { mic: None, system_audio: false }.devices().is_empty());
+    }
+
+    #[test]
+    fn viewer_packets_are_decoded_into_the_sink() {
+        let mut enc = OpusEncoder::new().expect("encoder");
+        let mut tone = ToneSource::new(880.0, 0.3);
+        let sink = RecordingSink::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        play_packets(rx, Box::new(sink.clone())).expect("player");
+        let mut frame = vec![0i16; FRAME_SAMPLES];
+        for _ in 0..25 {
+            tone.read_frame(&mut frame).expect("tone");
+            tx.send(enc.encode(&frame).expect("encode")).expect("send");
+        }
+        drop(tx);
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while sink.0.lock().map(|p| p.len()).unwrap_or(0) < 25 * FRAME_SAMPLES && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let played = sink.0.lock().expect("lock").clone();
+        assert_eq!(played.len(), 25 * FRAME_SAMPLES);
+        let steady = &played[4800..];
+        let freq = steady.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count() as f64 / 2.0 / (steady.len() as f64 / 48_000.0);
+        assert!((freq - 880.0).abs() < 15.0, "played {freq} Hz");
     }
 
     #[test]

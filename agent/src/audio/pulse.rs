@@ -5,7 +5,7 @@ use libpulse_binding::sample::{Format, Spec};
 use libpulse_binding::stream::Direction;
 use libpulse_simple_binding::Simple;
 
-use super::{AudioError, AudioSource, SAMPLE_RATE};
+use super::{AudioError, AudioSink, AudioSource, SAMPLE_RATE};
 
 /// PulseAudio's name for the monitor of the default output.
 pub const DEFAULT_MONITOR: &str = "@DEFAULT_MONITOR@";
@@ -45,6 +45,37 @@ impl AudioSource for PulseSource {
             *s = i16::from_le_bytes([b[0], b[1]]);
         }
         Ok(())
+    }
+}
+
+/// One playback stream (48 kHz mono s16) on the default output, or on `device`.
+pub struct PulseSink {
+    stream: Simple,
+    bytes: Vec<u8>,
+}
+
+impl PulseSink {
+    pub fn open(device: Option<&str>, what: &str) -> Result<Self, AudioError> {
+        let spec = Spec { format: Format::S16le, channels: 1, rate: SAMPLE_RATE };
+        // About 60 ms of buffer: enough for scheduling hiccups, short enough for a conversation.
+        let attr = libpulse_binding::def::BufferAttr {
+            maxlength: u32::MAX,
+            tlength: (super::FRAME_SAMPLES * 2 * 3) as u32,
+            prebuf: u32::MAX,
+            minreq: u32::MAX,
+            fragsize: u32::MAX,
+        };
+        let stream = Simple::new(None, APP_NAME, Direction::Playback, device, what, &spec, None, Some(&attr))
+            .map_err(|e| AudioError::Open { device: device.unwrap_or("default output").to_string(), reason: e.to_string().unwrap_or_default() })?;
+        Ok(Self { stream, bytes: Vec::new() })
+    }
+}
+
+impl AudioSink for PulseSink {
+    fn play_frame(&mut self, frame: &[i16]) -> Result<(), AudioError> {
+        self.bytes.clear();
+        self.bytes.extend(frame.iter().flat_map(|s| s.to_le_bytes()));
+        self.stream.write(&self.bytes).map_err(|e| AudioError::Device(e.to_string().unwrap_or_default()))
     }
 }
 

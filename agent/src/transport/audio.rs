@@ -1,21 +1,23 @@
-//! A viewer's audio track: the host's Opus packets from the shared [`AudioFeed`], one RTP packet
-//! per 20 ms frame. Only offered when the viewer's offer has an audio m-line, so a WHEP player
-//! without audio is answered exactly as before. Audio runs on its own task and track: it never
-//! holds video back.
+//! A viewer's audio: the host's Opus packets from the shared [`AudioFeed`] on its track (one RTP
+//! packet per 20 ms frame), and the viewer's microphone played on the host. Only when the
+//! viewer's offer has an audio m-line, so a WHEP player without audio is answered exactly as
+//! before. Audio runs on its own tasks and tracks: it never holds video back.
 
 use std::sync::Arc;
 
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp::header::Header;
 use rtc::rtp::Packet;
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use tokio::sync::broadcast::error::RecvError;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::PeerConnection;
 use webrtc::rtp_transceiver::RtpSender;
 
-use crate::audio::{AudioFeed, FRAME_SAMPLES};
+use crate::audio::{play_packets, AudioFeed, SinkOpener, FRAME_SAMPLES};
 
 const OPUS_PAYLOAD_TYPE: u8 = 111;
 
@@ -46,9 +48,18 @@ pub struct AudioOut {
     feed: AudioFeed,
 }
 
-/// Adds the audio track (before the offer is applied) when there is audio and the viewer wants it.
+/// Prepares the audio section (before the offer is applied) when the viewer offers one: the
+/// host's track when there is host audio (send and receive), else a receive-only transceiver
+/// for the viewer's microphone.
 pub async fn add_track(pc: &Arc<dyn PeerConnection>, feed: Option<AudioFeed>, offer_sdp: &str) -> Result<Option<AudioOut>, String> {
-    let Some(feed) = feed.filter(|_| offers_audio(offer_sdp)) else { return Ok(None) };
+    if !offers_audio(offer_sdp) {
+        return Ok(None);
+    }
+    let Some(feed) = feed else {
+        let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
+        pc.add_transceiver_from_kind(RtpCodecKind::Audio, Some(init)).await.map_err(|e| e.to_string())?;
+        return Ok(None);
+    };
     let ssrc = super::rand_u32();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
         "deskbeam".into(),
@@ -91,6 +102,40 @@ impl AudioOut {
             sequence = sequence.wrapping_add(1);
             timestamp = timestamp.wrapping_add(FRAME_SAMPLES as u32);
         }
+    }
+}
+
+/// Plays the viewer's audio tracks as they arrive (each on its own sink), until the connection
+/// is gone. Without a sink (`None`) they are received and dropped.
+pub async fn play_incoming(mut tracks: tokio::sync::mpsc::UnboundedReceiver<Arc<dyn TrackRemote>>, open: Option<SinkOpener>) {
+    while let Some(track) = tracks.recv().await {
+        if track.kind().await != RtpCodecKind::Audio {
+            continue;
+        }
+        let Some(open) = open.clone() else { continue };
+        tokio::spawn(async move {
+            let sink = match tokio::task::spawn_blocking(move || open("viewer voice")).await {
+                Ok(Ok(sink)) => sink,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the viewer's microphone cannot be played here");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let (tx, rx) = std::sync::mpsc::channel();
+            if let Err(e) = play_packets(rx, sink) {
+                tracing::warn!(error = %e, "the viewer's microphone cannot be played here");
+                return;
+            }
+            tracing::info!("playing the viewer's microphone");
+            while let Some(event) = track.poll().await {
+                if let TrackRemoteEvent::OnRtpPacket(packet) = event {
+                    if tx.send(packet.payload).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
     }
 }
 

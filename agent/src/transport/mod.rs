@@ -86,19 +86,21 @@ pub fn h264_codec() -> RTCRtpCodecParameters {
 
 enum PcEvent {
     Connected,
+    /// ICE consent lapsed (no traffic for 5 s); it may still come back.
+    Disconnected,
     Ended(String),
 }
 
-struct Events {
-    /// ICE consent lapsed (no traffic for 5 s); it may still come back.
-    Disconnected,
-    tx: mpsc::UnboundedSender<PcEvent>,
-    gathered: mpsc::UnboundedSender<()>,
-    channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
 /// How long a disconnected viewer may take to come back before it is ended: with ICE's 5 s
 /// without traffic, a viewer that vanished (killed browser, pulled cable) is freed within 8 s.
 pub const RECONNECT_GRACE: Duration = Duration::from_secs(3);
 
+struct Events {
+    tx: mpsc::UnboundedSender<PcEvent>,
+    gathered: mpsc::UnboundedSender<()>,
+    channels: mpsc::UnboundedSender<Arc<dyn DataChannel>>,
+    /// The viewer's own tracks (its microphone).
+    tracks: mpsc::UnboundedSender<Arc<dyn webrtc::media_stream::track_remote::TrackRemote>>,
 }
 
 #[async_trait::async_trait]
@@ -123,6 +125,10 @@ impl PeerConnectionEventHandler for Events {
 
     async fn on_data_channel(&self, channel: Arc<dyn DataChannel>) {
         let _ = self.channels.send(channel);
+    }
+
+    async fn on_track(&self, track: Arc<dyn webrtc::media_stream::track_remote::TrackRemote>) {
+        let _ = self.tracks.send(track);
     }
 }
 
@@ -152,22 +158,24 @@ impl ViewerConnection {
 /// Answers a viewer's offer. Returns the complete (non-trickle) SDP answer and the connection,
 /// which streams from `feed` once ICE and DTLS are up.
 pub async fn answer_offer(offer_sdp: &str, feed: FrameFeed, config: &TransportConfig) -> Result<(String, ViewerConnection), TransportError> {
-    answer_offer_with_audio(offer_sdp, feed, None, config).await
+    answer_offer_with_audio(offer_sdp, feed, crate::audio::ViewerAudio::default(), config).await
 }
 
-/// Like [`answer_offer`], also sending the host's audio when there is some and the offer has an
-/// audio section.
+/// Like [`answer_offer`], with audio when the offer has an audio section: the host's sound goes
+/// out (if there is some) and the viewer's microphone is played (if there is somewhere to).
 pub async fn answer_offer_with_audio(
     offer_sdp: &str,
     feed: FrameFeed,
-    audio: Option<crate::audio::AudioFeed>,
+    audio: crate::audio::ViewerAudio,
     config: &TransportConfig,
 ) -> Result<(String, ViewerConnection), TransportError> {
     let offer = RTCSessionDescription::offer(offer_sdp.to_string()).map_err(|e| TransportError::BadOffer(e.to_string()))?;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (gathered_tx, mut gathered_rx) = mpsc::unbounded_channel();
     let (channels_tx, channels_rx) = mpsc::unbounded_channel();
-    let pc = build_peer(config, Events { tx: events_tx, gathered: gathered_tx, channels: channels_tx }).await?;
+    let (tracks_tx, tracks_rx) = mpsc::unbounded_channel();
+    let pc = build_peer(config, Events { tx: events_tx, gathered: gathered_tx, channels: channels_tx, tracks: tracks_tx }).await?;
+    tokio::spawn(audio::play_incoming(tracks_rx, audio.incoming.clone()));
 
     let ssrc: u32 = rand_u32();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
@@ -183,7 +191,7 @@ pub async fn answer_offer_with_audio(
     )));
     let negotiate = async {
         let sender = pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(setup)?;
-        let audio = audio::add_track(&pc, audio, offer_sdp).await.map_err(setup)?;
+        let audio = audio::add_track(&pc, audio.outgoing, offer_sdp).await.map_err(setup)?;
         pc.set_remote_description(offer).await.map_err(|e| TransportError::Negotiation(e.to_string()))?;
         let answer = pc.create_answer(None).await.map_err(|e| TransportError::Negotiation(e.to_string()))?;
         pc.set_local_description(answer).await.map_err(setup)?;
@@ -276,6 +284,7 @@ impl Session {
             e = tokio::time::timeout(CONNECT_TIMEOUT, events.recv()) => match e {
                 Ok(Some(PcEvent::Connected)) => Ok(()),
                 Ok(Some(PcEvent::Ended(r))) => Err(r),
+                Ok(Some(PcEvent::Disconnected)) => Err("connection lost".to_string()),
                 Ok(None) => Err("connection dropped".to_string()),
                 Err(_) => Err("viewer did not connect in time".to_string()),
             },
@@ -303,9 +312,12 @@ impl Session {
         let mut rtp = RtpPacketizer::new(self.ssrc, payload_type, Instant::now(), rand_u32() as u16, rand_u32());
         let mut frames = self.feed.subscribe();
         let mut waiting_for_key = true;
+        // Set while the connection is disconnected: the moment it is given up.
+        let lost = tokio::time::sleep(Duration::MAX);
+        tokio::pin!(lost);
+        let mut disconnected = false;
         let reason = loop {
             tokio::select! {
-                Ok(Some(PcEvent::Disconnected)) => Err("connection lost".to_string()),
                 frame = frames.recv() => match frame {
                     Ok(frame) => {
                         if waiting_for_key && !frame.keyframe {
@@ -343,11 +355,8 @@ impl Session {
                     }
                     None => break "connection dropped".to_string(),
                 },
+                () = &mut lost, if disconnected => break "connection lost".to_string(),
                 r = &mut *close => break r.unwrap_or_else(|_| "closed".into()),
-        // Set while the connection is disconnected: the moment it is given up.
-        let lost = tokio::time::sleep(Duration::MAX);
-        tokio::pin!(lost);
-        let mut disconnected = false;
             }
         };
         rtcp.abort();
@@ -373,4 +382,3 @@ async fn forward_keyframe_requests(track: Arc<TrackLocalStaticRTP>, feed: FrameF
         }
     }
 }
-                () = &mut lost, if disconnected => break "connection lost".to_string(),
