@@ -60,6 +60,8 @@ pub mod codes {
     pub const TOTP_REQUIRED: &str = "totp_required";
     /// Authenticated, but the resource belongs to someone else.
     pub const FORBIDDEN: &str = "forbidden";
+    /// The request (its body, or the server's work on it) took longer than the server allows.
+    pub const REQUEST_TIMEOUT: &str = "request_timeout";
 }
 
 /// `POST /api/links`: a new viewer link. `Debug` never shows the PIN.

@@ -1,7 +1,9 @@
-//! The HTTP surface: every route, the 404/405 fallbacks and the per-request trace span.
+//! The HTTP surface: every route, the 404/405 fallbacks, the per-request trace span and the
+//! request deadline.
 
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::{header, HeaderValue, Request};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -9,6 +11,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error::ApiError;
+use crate::serve::REQUEST_TIMEOUT;
 use crate::state::AppState;
 use crate::{agent_ws, api, assets, whep};
 
@@ -27,8 +30,25 @@ pub fn app(state: AppState) -> Router {
         .merge(assets::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(request_deadline))
         .layer(trace)
         .with_state(state)
+}
+
+/// Ends a request that takes longer than [`REQUEST_TIMEOUT`] (a body trickling in, say) with
+/// `408 request_timeout`; the handler's future is dropped, which releases what it held.
+async fn request_deadline(request: Request<Body>, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::info!("request timed out");
+            let mut response = ApiError::RequestTimeout.into_response();
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 async fn not_found() -> Response {

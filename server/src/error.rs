@@ -62,6 +62,8 @@ pub enum ApiError {
     TotpRequired,
     #[error("not allowed")]
     Forbidden,
+    #[error("the request took too long")]
+    RequestTimeout,
     /// The cause is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -89,6 +91,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::AgentTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::AgentRejected(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -122,6 +125,7 @@ impl ApiError {
             Self::LoginLocked { .. } => codes::LOGIN_LOCKED,
             Self::TotpRequired => codes::TOTP_REQUIRED,
             Self::Forbidden => codes::FORBIDDEN,
+            Self::RequestTimeout => codes::REQUEST_TIMEOUT,
         }
     }
 

@@ -22,6 +22,7 @@
 //! - [`clock`]: the injected [`clock::Clock`] every expiry decision asks.
 //! - [`error`]: [`error::ApiError`], the one HTTP error type (stable JSON codes).
 //! - [`files`]: private (0700/0600) files and directories in the data dir.
+//! - [`serve`]: the accept loop: HTTP/1.1 with upgrades, header and request deadlines.
 //! - [`turn`]: ICE servers with short-lived TURN credentials, and the embedded TURN relay.
 //!
 //! **Architecture invariant:** routing decisions live in [`hub`] and [`links`] as plain code
@@ -44,6 +45,7 @@ pub mod hub;
 pub mod limits;
 pub mod links;
 pub mod secrets;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod tls;
@@ -210,8 +212,6 @@ pub async fn serve_tls(
     serve_on(listener, state, shutdown).await
 }
 
-fn no_tap<T>(_: &mut T) {}
-
 async fn serve_on<L>(
     listener: L,
     state: AppState,
@@ -220,7 +220,6 @@ async fn serve_on<L>(
 where
     L: axum::serve::Listener<Addr = SocketAddr>,
 {
-    use axum::serve::ListenerExt;
     let addr = listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!(%addr, public_url = state.public_url(), "listening");
     let sweeper = tokio::spawn(closing::run_expiry_sweeper(state.clone()));
@@ -230,14 +229,9 @@ where
         tracing::info!("shutting down");
         hub_state.hub().close_all();
     };
-    // `tap_io` gives every listener the same `ConnectInfo<SocketAddr>` (client addresses).
-    let listener = listener.tap_io(no_tap::<L::Io> as fn(&mut L::Io));
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, service)
-        .with_graceful_shutdown(signal)
-        .await;
+    serve::serve_connections(listener, app(state), signal).await;
     sweeper.abort();
-    result.map_err(ServerError::Serve)
+    Ok(())
 }
 
 /// Creates a host in `data_dir`'s store and returns a token for its agent.

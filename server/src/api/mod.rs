@@ -161,6 +161,15 @@ pub async fn read_json<T: DeserializeOwned>(parts: &Parts, body: Body) -> Result
     if !is_json {
         return Err(ApiError::UnsupportedMediaType);
     }
+    // Refuse a declared oversize body at once instead of waiting for its bytes to arrive.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_JSON_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
     let bytes = axum::body::to_bytes(body, MAX_JSON_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge)?;
