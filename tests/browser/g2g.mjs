@@ -148,6 +148,11 @@ async function measureInPage({ seconds, layout, screen, rafCheck }) {
     for (let i = 0; i < 20_000; i++) best = Math.max(best, Date.now() - performance.now());
     return best;
   };
+  /** Wall-clock ms `wall` minus the painted time (ms modulo 2^24), as a signed difference. */
+  const signedAge = (/** @type {number} */ wall, /** @type {number} */ painted) => {
+    const d = ((wall % modulus) - painted + modulus) % modulus;
+    return d > modulus / 2 ? d - modulus : d;
+  };
   const crc8 = (/** @type {number[]} */ bytes) => {
     let crc = 0;
     for (const b of bytes) {
@@ -207,8 +212,8 @@ async function measureInPage({ seconds, layout, screen, rafCheck }) {
       const painted = decode(rafCtx);
       if (painted !== null && painted !== rafLast) {
         rafLast = painted;
-        const age = ((((now + offsetBefore) % modulus) - painted + modulus) % modulus);
-        if (age < modulus / 2) rafSeen.push(age);
+        const age = signedAge(now + offsetBefore, painted);
+        if (age >= 0) rafSeen.push(age);
       }
       if (performance.now() < measureEnd) requestAnimationFrame(onAnimationFrame);
     };
@@ -226,9 +231,9 @@ async function measureInPage({ seconds, layout, screen, rafCheck }) {
         last = painted;
         // Not before the compositor has the frame (headless Chromium sometimes expects it earlier).
         const glass = Math.max(meta.expectedDisplayTime, meta.presentationTime) + offsetBefore;
-        const since = (/** @type {number} */ wall) => ((wall % modulus) - painted + modulus) % modulus;
+        const since = (/** @type {number} */ wall) => signedAge(wall, painted);
         const latency = since(glass);
-        if (latency > modulus / 2) future++;
+        if (latency < 0) future++;
         else {
           const toReceive = meta.receiveTime === undefined ? null : since(meta.receiveTime + offsetBefore);
           samples.push({ latency, toReceive, toPresent: since(meta.presentationTime + offsetBefore), toCallback: since(now + offsetBefore) });
