@@ -95,13 +95,13 @@ impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/deskbeam.db`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(data_dir.join(DB_FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(mode, "SQLite did not switch to WAL journal mode");
         }
         conn.pragma_update(None, "foreign_keys", true)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -116,7 +116,21 @@ impl SqliteStore {
     }
 }
 
+/// Brings the schema up to date. The write lock is taken before the version is read, so two
+/// processes opening a fresh data directory at once (the server and `host-token`) migrate it
+/// once: the second waits (busy timeout), then finds it done.
 fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match migrate_locked(conn) {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn migrate_locked(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")?;
     let found: Option<i64> =
         conn.query_row("SELECT MAX(version) FROM schema_version", [], |row| {
@@ -128,18 +142,17 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    let tx = conn.unchecked_transaction()?;
     let mut version = found.unwrap_or(0);
     if version < 1 {
-        tx.execute_batch(SCHEMA_V1)?;
+        conn.execute_batch(SCHEMA_V1)?;
         version = 1;
     }
     if version < 2 {
-        tx.execute_batch(MIGRATE_V2)?;
+        conn.execute_batch(MIGRATE_V2)?;
         version = 2;
     }
     if found != Some(version) {
-        tx.execute(
+        conn.execute(
             "INSERT INTO schema_version (version) VALUES (?1)",
             [version],
         )?;
@@ -149,7 +162,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             "migrated database schema"
         );
     }
-    tx.commit()?;
     Ok(())
 }
 
@@ -460,6 +472,23 @@ mod tests {
             std::env::temp_dir().join(format!("deskbeam-sqlite-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).ok();
         dir
+    }
+
+    #[test]
+    fn two_processes_opening_a_fresh_directory_migrate_it_once() {
+        for _ in 0..10 {
+            let dir = temp_dir();
+            let openers: Vec<_> = (0..3)
+                .map(|_| {
+                    let dir = dir.clone();
+                    std::thread::spawn(move || SqliteStore::open(&dir).map(|_| ()))
+                })
+                .collect();
+            for opener in openers {
+                let opened = opener.join().map_err(|_| "opener panicked");
+                assert!(matches!(opened, Ok(Ok(()))), "{opened:?}");
+            }
+        }
     }
 
     #[test]
