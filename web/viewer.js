@@ -14,6 +14,7 @@
 
 import { $, INPUT_CHANNEL, Remote, computeStats, emptyStats, formatStat } from './input.js';
 import { CHAT_CHANNEL, Chat } from './chat.js';
+import { Voice } from './voice.js';
 
 // Wire types (mirrors of the Rust `proto` crate; keep in step with it)
 
@@ -28,7 +29,8 @@ import { CHAT_CHANNEL, Chat } from './chat.js';
 /** @typedef {{state: ViewerState, message: string, retry: boolean, error: ViewerError|null, retryAt?: number}} Decision
  *  `retryAt`: unix seconds to retry at instead of the backoff (a link that starts later) */
 /** @typedef {import('./input.js').ViewerStats} ViewerStats */
-/** @typedef {{state: ViewerState, lastError: ViewerError|null, stats: ViewerStats, chat?: import('./chat.js').ChatGlobal}
+/** @typedef {{state: ViewerState, lastError: ViewerError|null, stats: ViewerStats, chat?: import('./chat.js').ChatGlobal,
+ *   voice?: import('./voice.js').VoiceGlobal}
  *   & import('./input.js').RemoteGlobal} DeskbeamGlobal */
 
 // Pure logic
@@ -282,7 +284,7 @@ function deleteResource(location, token) {
 }
 
 /** @typedef {{onTrack: (t: MediaStreamTrack) => void, onChannel: (c: RTCDataChannel) => void, onConnected: () => void,
- *   onLost: (reason: string) => void}} Handlers */
+ *   onLost: (reason: string) => void, onAudio: (t: RTCRtpTransceiver) => void}} Handlers */
 /**
  * One negotiation: a peer connection and (once created) its WHEP resource. Reports at most one
  * `onLost`; after `close()` it reports nothing.
@@ -309,6 +311,7 @@ class Session {
     preferH264(transceiver);
     this.handlers.onChannel(pc.createDataChannel(INPUT_CHANNEL)); // before the offer, so it is in it
     this.handlers.onChannel(pc.createDataChannel(CHAT_CHANNEL));
+    this.handlers.onAudio(pc.addTransceiver('audio', { direction: 'sendrecv' })); // host sound in, microphone out
     pc.ontrack = (e) => { if (!this.closed) this.handlers.onTrack(e.track); };
     pc.onconnectionstatechange = () => this.onConnectionState();
     try {
@@ -416,7 +419,8 @@ class Viewer {
   async connect() {
     this.session?.close();
     const session = new Session(this.token, this.pin, {
-      onTrack: (track) => this.ui.showTrack(track),
+      onTrack: (track) => (track.kind === 'audio' ? this.ui.voice.play(track) : this.ui.showTrack(track)),
+      onAudio: (transceiver) => this.ui.voice.attach(transceiver),
       onChannel: (channel) => (channel.label === CHAT_CHANNEL ? this.ui.chat : this.ui.remote).attach(channel),
       onConnected: () => { if (this.session === session) this.dispatch({ type: 'connected' }); },
       onLost: (reason) => { if (this.session === session) this.dispatch({ type: 'lost', reason }); },
@@ -467,6 +471,7 @@ class Viewer {
     this.session = null;
     this.ui.remote.detach();
     this.ui.chat.detach();
+    this.ui.voice.detach();
   }
 
   /** The page came back from the back/forward cache: reconnect if it was (re)connecting. */
@@ -491,12 +496,15 @@ class Ui {
     /** @type {Window & {deskbeam?: DeskbeamGlobal}} */ (window).deskbeam = this.global;
     this.remote = new Remote(this.video, this.global);
     this.chat = new Chat(this.global);
+    this.voice = new Voice(this.global);
     this.video.muted = true;
   }
 
   /** @param {Decision} d */
   render(d) {
     document.body.dataset.state = d.state;
+    // The host is gone: its last picture must not stay up as if it were live.
+    document.body.toggleAttribute('data-offline', d.error?.code === 'host_offline' && !isStopped(d.state) && d.state !== 'connected');
     Object.assign(this.global, { state: d.state, lastError: d.error });
     this.message.textContent = d.message;
     document.title = `Deskbeam — ${d.state === 'connected' ? 'watching' : d.state}`;
@@ -520,8 +528,6 @@ class Ui {
   showCountdown(secondsLeft) {
     this.expiry.hidden = false;
     this.expiry.textContent = secondsLeft > 0 ? `Expires in ${formatRemaining(secondsLeft)}` : 'Link expired';
-    // The host is gone: its last picture must not stay up as if it were live.
-    document.body.toggleAttribute('data-offline', d.error?.code === 'host_offline' && !isStopped(d.state) && d.state !== 'connected');
     this.expiry.classList.toggle('soon', secondsLeft < 300);
   }
 

@@ -15,6 +15,7 @@ const VIEWER_JS: &str = include_str!("../../web/viewer.js");
 const VIEWER_CSS: &str = include_str!("../../web/viewer.css");
 const INPUT_JS: &str = include_str!("../../web/input.js");
 const CHAT_JS: &str = include_str!("../../web/chat.js");
+const VOICE_JS: &str = include_str!("../../web/voice.js");
 const LOGIN_HTML: &str = include_str!("../../web/login.html");
 const DASHBOARD_HTML: &str = include_str!("../../web/dashboard.html");
 const DASHBOARD_JS: &str = include_str!("../../web/dashboard.js");
@@ -57,6 +58,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/assets/input.js",
             get(|| page("text/javascript; charset=utf-8", INPUT_JS)),
+        )
+        .route(
+            "/assets/voice.js",
+            get(|| page("text/javascript; charset=utf-8", VOICE_JS)),
         )
         .route(
             "/assets/chat.js",

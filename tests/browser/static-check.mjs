@@ -61,6 +61,7 @@ async function startServer(answer) {
     '/assets/viewer.js': ['viewer.js', 'text/javascript; charset=utf-8'],
     '/assets/input.js': ['input.js', 'text/javascript; charset=utf-8'],
     '/assets/chat.js': ['chat.js', 'text/javascript; charset=utf-8'],
+    '/assets/voice.js': ['voice.js', 'text/javascript; charset=utf-8'],
     '/assets/viewer.css': ['viewer.css', 'text/css; charset=utf-8'],
   };
   /** @type {Seen[]} */ const seen = [];

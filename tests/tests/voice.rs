@@ -1,10 +1,13 @@
 //! Voice end to end with a private PulseAudio daemon: it plays a 440 Hz tone into a null sink,
 //! the real agent (`--system-audio`) captures the sink's monitor and sends Opus, and a viewer
 //! peer decodes it and finds the tone; the other way, a viewer speaks an 880 Hz tone and the
-//! agent plays it on the host's output, where the test hears it. A host whose sound server is missing still shares its
+//! agent plays it on the host's output, where the test hears it; and headless Chromium's viewer
+//! page, with a fake microphone, is heard on the host the same way. A host whose sound server is missing still shares its
 //! screen, without audio and with one log line saying so.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use deskbeam_tests::audio_peer::{rms, tone_bytes, tone_frequency, AudioPeer};
@@ -95,4 +98,38 @@ async fn a_viewer_speaking_880_hz_is_played_on_the_host() {
     let freq = tone_frequency(&samples[24_000..]);
     assert!((freq - 880.0).abs() < 20.0, "the host plays {freq:.1} Hz");
     viewer.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_with_a_fake_microphone_is_heard_on_the_host() {
+    init_tracing();
+    if !require_tools("browser voice", &["pulseaudio", "pactl", "parec", "node", "chromium"]) {
+        return;
+    }
+    let pulse = Pulse::start().expect("pulseaudio");
+    let server = TestServer::start().expect("server");
+    let (agent, link) = share(&server, &pulse.server(), &[]);
+    let mut page = Command::new("node")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/voice.mjs"))
+        .args(["--url", &link, "--hold-ms", "10000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    assert!(agent.stderr_contains("playing the viewer's microphone", Duration::from_secs(45)), "the page's microphone reaches the agent");
+    let monitor = format!("{SINK}.monitor");
+    let mut loudest = 0.0f64;
+    for _ in 0..4 {
+        let samples = tokio::task::block_in_place(|| pulse.record(&monitor, 1.5)).expect("parec");
+        loudest = loudest.max(rms(&samples));
+        if loudest > 0.003 {
+            break;
+        }
+    }
+    let line = BufReader::new(page.stdout.take().expect("stdout")).lines().next().and_then(Result::ok).unwrap_or_default();
+    let _ = page.wait();
+    let result: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+    assert_eq!(result["ok"], true, "{line}");
+    assert!(result["maxLevel"].as_f64().unwrap_or(0.0) > 0.0, "the page's level meter moved: {line}");
+    assert!(loudest > 0.003, "the fake microphone's beeps play on the host (loudest RMS {loudest})");
 }
