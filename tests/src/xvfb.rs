@@ -18,6 +18,7 @@ impl Xvfb {
     /// Starts Xvfb on the first free display number from `first`, `width`x`height`x24.
     pub fn start(first: u32, width: u32, height: u32) -> anyhow::Result<Self> {
         for n in first..first + 50 {
+            clear_stale(n);
             if std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || std::path::Path::new(&format!("/tmp/.X{n}-lock")).exists() {
                 continue;
             }
@@ -86,9 +87,32 @@ impl Xvfb {
     }
 }
 
+/// Removes display `n`'s lock and socket if the Xvfb that made them is gone (killed hard).
+fn clear_stale(n: u32) {
+    let lock = format!("/tmp/.X{n}-lock");
+    let Ok(text) = std::fs::read_to_string(&lock) else { return };
+    let alive = text.trim().parse::<u32>().is_ok_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+    if !alive {
+        let _ = std::fs::remove_file(&lock);
+        let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
+    }
+}
+
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM lets Xvfb remove its lock and socket; SIGKILL only if it does not go.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(n) = self.display.strip_prefix(':').and_then(|n| n.parse().ok()) {
+            clear_stale(n);
+        }
     }
 }
