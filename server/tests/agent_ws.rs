@@ -376,7 +376,7 @@ async fn whep_round_trip_viewer_limit_and_delete() -> TestResult {
     );
     assert_eq!(
         reply.header("access-control-expose-headers"),
-        Some("Location")
+        Some("Location, Link")
     );
     assert_eq!(reply.body, ANSWER);
 

@@ -154,7 +154,7 @@ async fn options_answers_cors_preflight() -> TestResult {
         );
         assert_eq!(
             reply.header("access-control-expose-headers"),
-            Some("Location")
+            Some("Location, Link")
         );
         assert_eq!(reply.header("accept-post"), Some("application/sdp"));
     }

@@ -363,7 +363,7 @@ impl RelayCore {
             Err(reply) => return reply,
         };
         let Some(peer) = wire::peer_address(m) else { return self.error(m, 400, "Bad Request") };
-        if wire::forbidden_peer(peer.ip()) {
+        if self.allocations.get(&id).is_some_and(|a| wire::forbidden_peer(peer.ip(), a.relay.ip())) {
             return self.error(m, 403, "Forbidden");
         }
         if let Some(a) = self.allocations.get_mut(&id) {
@@ -380,10 +380,10 @@ impl RelayCore {
         let (Some(number), Some(peer)) = (wire::channel_number(m), wire::peer_address(m)) else {
             return self.error(m, 400, "Bad Request");
         };
-        if wire::forbidden_peer(peer.ip()) {
+        let Some(a) = self.allocations.get_mut(&id) else { return None };
+        if wire::forbidden_peer(peer.ip(), a.relay.ip()) {
             return self.error(m, 403, "Forbidden");
         }
-        let Some(a) = self.allocations.get_mut(&id) else { return None };
         // A channel names one peer and a peer one channel, for the channel's whole life.
         let taken = a.channels.iter().any(|(n, (p, t))| *t > now && ((*n == number) != (*p == peer)));
         if taken {

@@ -240,6 +240,19 @@ fn channels_carry_data_both_ways() {
 }
 
 #[test]
+fn the_servers_own_loopback_is_not_a_peer() {
+    let mut h = Harness::new(RelayLimits::default());
+    let c = client(1);
+    let (user, password, nonce) = h.allocate(c, "v");
+    let local = SocketAddr::from(([127, 0, 0, 1], 53));
+    let perm = h.request(METHOD_CREATE_PERMISSION, vec![peer_attr(local)], Some((&user, &password, &nonce)));
+    assert_eq!(code(&h.ask(c, &perm)), Some(403));
+    let bind = h.request(METHOD_CHANNEL_BIND, vec![Box::new(ChannelNumber(0x4001)), peer_attr(local)], Some((&user, &password, &nonce)));
+    assert_eq!(code(&h.ask(c, &bind)), Some(403));
+    assert!(h.send(c, &indication(b"x", local)).is_empty());
+}
+
+#[test]
 fn requests_on_someone_elses_allocation_are_refused() {
     let mut h = Harness::new(RelayLimits::default());
     h.allocate(client(1), "a");

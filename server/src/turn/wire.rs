@@ -141,9 +141,14 @@ pub fn channel_number(m: &Message) -> Option<u16> {
     n.valid().then_some(n.0)
 }
 
-/// Relaying to these would let a client reach the server's own private services.
-pub fn forbidden_peer(ip: IpAddr) -> bool {
-    ip.is_unspecified() || ip.is_multicast() || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
+/// Peers a relay on `relay_ip` never sends to: nothing unspecified, multicast or broadcast, and
+/// no loopback address unless the relay itself is on loopback (else a client could reach the
+/// server's own local services through it).
+pub fn forbidden_peer(ip: IpAddr, relay_ip: IpAddr) -> bool {
+    ip.is_unspecified()
+        || ip.is_multicast()
+        || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
+        || (ip.is_loopback() && !relay_ip.is_loopback())
 }
 
 /// How many bytes the next TURN-over-TCP frame in `buf` needs: a STUN message's 20-byte header
@@ -179,6 +184,17 @@ mod tests {
         assert_eq!(raw.len(), 12);
         assert_eq!(read_channel_data(&raw), Some((0x4001, b"hello".to_vec())));
         assert_eq!(read_channel_data(&[0x40, 0x01, 0x00, 0x09, 1]), None);
+    }
+
+    #[test]
+    fn loopback_peers_only_for_a_loopback_relay() {
+        let (lo, lan) = (IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 1]));
+        assert!(forbidden_peer(lo, lan));
+        assert!(!forbidden_peer(lo, lo));
+        assert!(!forbidden_peer(lan, lan));
+        assert!(forbidden_peer(IpAddr::from([224, 0, 0, 251]), lan));
+        assert!(forbidden_peer(IpAddr::from([255, 255, 255, 255]), lan));
+        assert!(forbidden_peer(IpAddr::from([0, 0, 0, 0]), lan));
     }
 
     #[test]
