@@ -12,5 +12,7 @@ cargo run --release -q -p deskbeam-tests --bin deskbeam-bench
 cargo run --release -q -p deskbeam-tests --bin deskbeam-g2g -- --seconds "${DESKBEAM_G2G_SECONDS:-20}"
 # Server load: 1000 fake agents on the signaling WebSocket, 1000 WHEP negotiations (loopback).
 RUST_LOG="${RUST_LOG:-warn}" cargo run --release -q -p deskbeam-tests --bin deskbeam-load -- --agents 1000 --negotiations 1000
+# TURN relay: relayed 1080p-rate streams through the embedded relay, the server's CPU per stream.
+cargo run --release -q -p deskbeam-tests --bin deskbeam-relay-bench
 # Voice: mouth-to-ear audio latency on loopback (PulseAudio monitor → Opus → viewer decode).
 cargo run --release -q -p deskbeam-tests --bin deskbeam-voice-latency

@@ -9,6 +9,7 @@
 //! - [`pulse`]: a private PulseAudio daemon with a null sink.
 //! - [`netns`]: throwaway network namespaces (veth, routes, nftables) for NAT/firewall tests.
 //! - [`relay_view`]: a viewer that takes the server's ICE servers and reports its media path.
+//! - [`turn_client`]: a minimal TURN client (Allocate, ChannelBind) for the relay benchmark.
 //! - [`fake_agent`]: the agent's signaling protocol without a screen (answers offers with SDP).
 //! - [`load`]: many fake agents and WHEP negotiations against a real server (`deskbeam-load`).
 //! - [`procstat`]: a process's memory, CPU and descriptors from `/proc`.
@@ -24,6 +25,7 @@ pub mod proxy;
 pub mod netns;
 pub mod receiver;
 pub mod relay_view;
+pub mod turn_client;
 pub mod whep;
 pub mod xvfb;
 
