@@ -19,7 +19,7 @@ use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpHeaderExtensionCapability, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use tokio::sync::{mpsc, oneshot};
 use webrtc::data_channel::DataChannel;
@@ -213,7 +213,8 @@ pub async fn answer_offer_with_audio(
 
     let (close_tx, close_rx) = oneshot::channel();
     let (ended_tx, ended_rx) = oneshot::channel();
-    let session = Session { pc, track, sender, ssrc, feed, audio: audio.map(Arc::new) };
+    let playout_delay = rtp_out::extension_id(&answer_sdp, rtp_out::PLAYOUT_DELAY_URI);
+    let session = Session { pc, track, sender, ssrc, feed, audio: audio.map(Arc::new), playout_delay };
     tokio::spawn(async move {
         let reason = session.run(events_rx, close_rx).await;
         let _ = ended_tx.send(reason);
@@ -234,6 +235,8 @@ async fn build_peer(config: &TransportConfig, events: Events) -> Result<Arc<dyn 
     let mut media = MediaEngine::default();
     media.register_codec(h264_codec(), RtpCodecKind::Video).map_err(setup)?;
     media.register_codec(opus_codec(), RtpCodecKind::Audio).map_err(setup)?;
+    let playout_delay = RTCRtpHeaderExtensionCapability { uri: rtp_out::PLAYOUT_DELAY_URI.into() };
+    media.register_header_extension(playout_delay, RtpCodecKind::Video, None).map_err(setup)?;
     let registry = register_default_interceptors(Registry::new(), &mut media).map_err(setup)?;
     let registry = registry.with(Slot::from(14_000), KeyframeRequestForwarder::default());
     // No mDNS: it needs a multicast route, and browsers' mDNS-only offers still connect through
@@ -275,6 +278,8 @@ struct Session {
     ssrc: u32,
     feed: FrameFeed,
     audio: Option<Arc<audio::AudioOut>>,
+    /// The answer's id for the playout-delay extension (asks the browser not to buffer).
+    playout_delay: Option<u8>,
 }
 
 impl Session {
@@ -309,7 +314,8 @@ impl Session {
         };
         let rtcp = tokio::spawn(forward_keyframe_requests(Arc::clone(&self.track), self.feed.clone()));
         let audio = self.audio.clone().map(|a| tokio::spawn(a.stream()));
-        let mut rtp = RtpPacketizer::new(self.ssrc, payload_type, Instant::now(), rand_u32() as u16, rand_u32());
+        let mut rtp =
+            RtpPacketizer::new(self.ssrc, payload_type, Instant::now(), rand_u32() as u16, rand_u32()).with_playout_delay(self.playout_delay);
         let mut frames = self.feed.subscribe();
         let mut waiting_for_key = true;
         // Set while the connection is disconnected: the moment it is given up.
