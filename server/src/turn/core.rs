@@ -270,7 +270,7 @@ impl RelayCore {
             }
             return self.error(m, 437, "Allocation Mismatch");
         }
-        if !username_expiry(&auth.username).is_some_and(|e| e > unix) {
+        if username_expiry(&auth.username).is_none_or(|e| e <= unix) {
             self.stats.rejected_auth += 1;
             tracing::info!(client = %client.addr, "TURN credentials expired or not from this server");
             return self.challenge(m, client, 401, now);
@@ -380,7 +380,7 @@ impl RelayCore {
         let (Some(number), Some(peer)) = (wire::channel_number(m), wire::peer_address(m)) else {
             return self.error(m, 400, "Bad Request");
         };
-        let Some(a) = self.allocations.get_mut(&id) else { return None };
+        let a = self.allocations.get_mut(&id)?;
         if wire::forbidden_peer(peer.ip(), a.relay.ip()) {
             return self.error(m, 403, "Forbidden");
         }
@@ -396,7 +396,7 @@ impl RelayCore {
 
     fn send_indication(&mut self, m: &Message, client: Client, now: Instant) -> Vec<Output> {
         let (Some(peer), Some(Data(payload))) = (wire::peer_address(m), wire::get::<Data>(m)) else { return Vec::new() };
-        self.to_peer(client, peer, payload, now)
+        self.relay_to_peer(client, peer, payload, now)
     }
 
     fn channel_data_from_client(&mut self, client: Client, number: u16, payload: Vec<u8>, now: Instant) -> Vec<Output> {
@@ -406,7 +406,7 @@ impl RelayCore {
             .and_then(|id| self.allocations.get(id))
             .and_then(|a| a.channels.get(&number).filter(|(_, t)| *t > now).map(|(p, _)| *p));
         match peer {
-            Some(peer) => self.to_peer(client, peer, payload, now),
+            Some(peer) => self.relay_to_peer(client, peer, payload, now),
             None => {
                 self.stats.dropped += 1;
                 Vec::new()
@@ -414,7 +414,7 @@ impl RelayCore {
         }
     }
 
-    fn to_peer(&mut self, client: Client, peer: SocketAddr, payload: Vec<u8>, now: Instant) -> Vec<Output> {
+    fn relay_to_peer(&mut self, client: Client, peer: SocketAddr, payload: Vec<u8>, now: Instant) -> Vec<Output> {
         let Some(id) = self.by_client.get(&client).copied() else { return Vec::new() };
         let Some(a) = self.allocations.get_mut(&id) else { return Vec::new() };
         if !a.permitted(peer.ip(), now) || !a.bucket.take(payload.len(), now) {
