@@ -216,8 +216,12 @@ fn raise_open_file_limit() {
         maximum: limit.maximum,
     };
     match setrlimit(Resource::Nofile, raised) {
-        Ok(()) => tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open file limit"),
-        Err(e) => tracing::warn!(error = %e, limit = ?limit.current, "cannot raise the open file limit"),
+        Ok(()) => {
+            tracing::info!(from = ?limit.current, to = ?limit.maximum, "raised the open file limit")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, limit = ?limit.current, "cannot raise the open file limit")
+        }
     }
 }
 

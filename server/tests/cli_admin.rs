@@ -150,7 +150,11 @@ fn host_tokens_bind_list_and_revoke() -> TestResult {
 #[test]
 fn host_token_count_enrols_that_many_hosts() -> TestResult {
     let dir = temp_dir();
-    let out = run(&dir.0, &["host-token", "--count", "3", "--name", "load"], None)?;
+    let out = run(
+        &dir.0,
+        &["host-token", "--count", "3", "--name", "load"],
+        None,
+    )?;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let tokens: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
     assert_eq!(tokens.len(), 3, "{tokens:?}");
@@ -162,13 +166,22 @@ fn host_token_count_enrols_that_many_hosts() -> TestResult {
     hosts.sort();
     hosts.dedup();
     assert_eq!(hosts.len(), 3, "each token opens its own host");
-    let mut names: Vec<String> = state.store().list_hosts()?.into_iter().map(|h| h.name).collect();
+    let mut names: Vec<String> = state
+        .store()
+        .list_hosts()?
+        .into_iter()
+        .map(|h| h.name)
+        .collect();
     names.sort();
     assert_eq!(names, ["load-1", "load-2", "load-3"]);
     for bad in ["0", "10001"] {
         let out = run(&dir.0, &["host-token", "--count", bad], None)?;
         assert!(!out.status.success(), "--count {bad} must fail");
-        assert!(text(&out.stderr).contains("--count"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("--count"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     Ok(())
 }

@@ -43,7 +43,7 @@ fn cpu_time(stat: &str) -> Option<Duration> {
     // after_comm starts at field 3 (state): utime is field 14, stime field 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = u64::from(rustix::param::clock_ticks_per_second()).max(1);
+    let ticks = rustix::param::clock_ticks_per_second().max(1);
     Some(Duration::from_secs_f64((utime + stime) as f64 / ticks as f64))
 }
 
