@@ -184,10 +184,21 @@ pub fn rms(samples: &[i16]) -> f64 {
     (sum / samples.len() as f64).sqrt()
 }
 
-/// The dominant frequency of a clean tone, from its zero crossings (Hz).
+/// The strongest frequency between 100 and 2000 Hz (2 Hz steps, Goertzel over at most one
+/// second): robust to the clicks and gaps a loaded machine puts into a stream.
 pub fn tone_frequency(samples: &[i16]) -> f64 {
-    let crossings = samples.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
-    crossings as f64 / 2.0 / (samples.len() as f64 / f64::from(RATE))
+    let samples = &samples[..samples.len().min(RATE as usize)];
+    let power = |freq: f64| {
+        let coeff = 2.0 * (2.0 * std::f64::consts::PI * freq / f64::from(RATE)).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s0 = f64::from(x) + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - coeff * s1 * s2
+    };
+    (50..=1000).map(|i| f64::from(i) * 2.0).max_by(|a, b| power(*a).total_cmp(&power(*b))).unwrap_or(0.0)
 }
 
 /// `seconds` of a sine at `freq` Hz, 48 kHz mono s16le bytes, at `amplitude` of full scale.

@@ -25,7 +25,7 @@ fn share(server: &TestServer, pulse_server: &str, extra: &[&str]) -> (Proc, Stri
         .args(["share", "--server", &server.url(), "--ice-addr", "127.0.0.1:0", "--source", "synthetic"])
         .args(extra);
     let agent = Proc::spawn(cmd).expect("agent runs");
-    let link = agent.wait_line("link:", Duration::from_secs(30)).expect("link");
+    let link = agent.wait_line("link:", Duration::from_secs(60)).expect("link");
     (agent, link)
 }
 
@@ -49,6 +49,7 @@ async fn a_tone_played_on_the_host_reaches_the_viewer() {
     let mut player = pulse.play(SINK, tone_bytes(440.0, 8.0, 0.5)).expect("pacat");
     let heard = viewer.record_sound(0.05, Duration::from_millis(1500), Duration::from_secs(20)).await;
     let _ = player.kill();
+    let _ = player.wait();
     let (samples, _) = heard.expect("the tone reaches the viewer");
     // Skip the onset (Opus and the jitter of starting) and measure the steady tone.
     let freq = tone_frequency(&samples[samples.len() / 4..]);
@@ -132,4 +133,19 @@ async fn chromium_with_a_fake_microphone_is_heard_on_the_host() {
     assert_eq!(result["ok"], true, "{line}");
     assert!(result["maxLevel"].as_f64().unwrap_or(0.0) > 0.0, "the page's level meter moved: {line}");
     assert!(loudest > 0.003, "the fake microphone's beeps play on the host (loudest RMS {loudest})");
+}
+
+#[test]
+fn devices_lists_the_sound_servers_sources() {
+    init_tracing();
+    if !require_tools("voice devices", &["pulseaudio", "pactl"]) {
+        return;
+    }
+    let pulse = Pulse::start().expect("pulseaudio");
+    let out = Command::new(bin("deskbeam-agent").expect("agent binary")).env("PULSE_SERVER", pulse.server()).arg("devices").output().expect("agent runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.lines().any(|l| l.starts_with(&format!("monitor\t{SINK}.monitor\t"))), "{listing}");
+    let none = Command::new(bin("deskbeam-agent").expect("agent binary")).env("PULSE_SERVER", "unix:/nonexistent/pulse").arg("devices").output().expect("agent runs");
+    assert!(!none.status.success() && String::from_utf8_lossy(&none.stderr).contains("sound server"), "without a sound server it says so");
 }

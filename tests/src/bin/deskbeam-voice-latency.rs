@@ -91,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let _ = player.kill();
+    let _ = player.wait();
     viewer.close().await;
     latencies.sort_by(f64::total_cmp);
     println!(
