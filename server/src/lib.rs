@@ -173,22 +173,12 @@ async fn start_ice(
         None => None,
     };
     let urls = match &relay {
-        Some(r) if ice.urls.is_empty() => turn::relay_urls(&public_host(public_url), r.udp_addr().port()),
+        Some(r) if ice.urls.is_empty() => turn::relay_urls(&turn::url_host(public_url), r.udp_addr().port()),
         _ => ice.urls.clone(),
     };
     tracing::info!(?urls, "handing out ICE servers");
     let issuer = turn::IceIssuer::new(secret, urls, ice.credential_ttl_secs);
     Ok((relay, Some(issuer)))
-}
-
-/// The host part of `http(s)://host[:port][/…]` (IPv6 brackets kept).
-fn public_host(public_url: &str) -> String {
-    let rest = public_url.split_once("://").map_or(public_url, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => host.to_string(),
-        _ => authority.to_string(),
-    }
 }
 
 /// Serves the app on `listener` until `shutdown` completes, then drains in-flight requests.

@@ -104,7 +104,33 @@ impl Drop for TurnRelay {
     }
 }
 
+/// The host part of `http(s)://host[:port][/…]` (IPv6 brackets kept): where clients reach the
+/// embedded relay by default.
+pub fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => host.to_string(),
+        _ => authority.to_string(),
+    }
+}
+
 /// The `turn:` URLs of the embedded relay as clients reach it at `host` (UDP and TCP).
 pub fn relay_urls(host: &str, port: u16) -> Vec<String> {
     vec![format!("turn:{host}:{port}?transport=udp"), format!("turn:{host}:{port}?transport=tcp")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relay_is_announced_at_the_public_host() {
+        assert_eq!(url_host("https://beam.example.com"), "beam.example.com");
+        assert_eq!(url_host("http://10.0.0.1:8080"), "10.0.0.1");
+        assert_eq!(url_host("https://beam.example.com:8443/base"), "beam.example.com");
+        assert_eq!(url_host("http://[2001:db8::1]:8080"), "[2001:db8::1]");
+        assert_eq!(url_host("http://[2001:db8::1]"), "[2001:db8::1]");
+        assert_eq!(relay_urls("h", 3478), ["turn:h:3478?transport=udp", "turn:h:3478?transport=tcp"]);
+    }
 }
