@@ -31,6 +31,8 @@ use deskbeam_proto::token::HostClaims;
 
 /// Frames queued for one agent before senders wait.
 const OUTBOX: usize = 64;
+/// Initial read buffer of an agent's socket; it grows for larger frames (up to the limit).
+const AGENT_READ_BUFFER: usize = 8 * 1024;
 /// Time the agent has to say hello after the upgrade.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// The server pings this often…
@@ -58,7 +60,10 @@ pub async fn agent_socket(
         Err(rejection) => return ApiError::BadRequest(rejection.body_text()).into_response(),
     };
     let span = tracing::info_span!("agent", host_id = %claims.sub);
-    ws.max_frame_size(MAX_FRAME_BYTES)
+    // Signaling frames are small (an SDP is a few KiB): a 128 KiB read buffer per connected
+    // agent (the default) would be most of the server's memory with many agents.
+    ws.read_buffer_size(AGENT_READ_BUFFER)
+        .max_frame_size(MAX_FRAME_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| run_connection(socket, state, claims).instrument(span))
 }

@@ -280,17 +280,18 @@ async fn agent_figures(x: &Xvfb) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Fan-out: one agent streaming scrolling text to 1, 2, 5 and 10 viewers (peers that count
+/// Fan-out: one agent streaming full-screen repaints to 1, 2, 5 and 10 viewers (peers that count
 /// packets without decoding). One encode serves them all; each viewer adds only its SRTP and
 /// packet cost, which the per-viewer column shows.
 async fn fan_out(x: &Xvfb) -> anyhow::Result<()> {
     let server = TestServer::start()?;
-    let (agent, link) = server.share(&x.display, &[])?;
+    let (agent, link) = server.share(&x.display, &["--max-viewers", "10"])?;
     let token = token_from_link(&link).ok_or_else(|| anyhow::anyhow!("no token in link"))?;
-    let load = start_load(&x.display, "scrolling text");
+    // A steady load (a new full-screen colour every 50 ms), so that only the viewer count moves.
+    let load = start_load(&x.display, "full-screen repaints");
     let mut viewers: Vec<Receiver> = Vec::new();
     let mut one_viewer_cpu = None;
-    println!("\n{:<24} {:>14} {:>18} {:>16} {:>10}", "viewers (1080p, scroll)", "agent CPU%", "CPU% per +viewer", "kbit/s per viewer", "keyframes");
+    println!("\n{:<24} {:>14} {:>18} {:>16} {:>10}", "viewers (1080p, repaints)", "agent CPU%", "CPU% per +viewer", "kbit/s per viewer", "keyframes");
     for n in [1usize, 2, 5, 10] {
         while viewers.len() < n {
             let viewer = Receiver::offer_undecoded().await?;
