@@ -55,6 +55,7 @@ async function startSender(page) {
       w.pc = pc;
       pc.ondatachannel = (e) => {
         const ch = e.channel;
+        if (ch.label !== 'input') return; // the agent's notices travel on the input channel
         w.ch = ch;
         const send = (/** @type {object} */ m) => ch.send(JSON.stringify({ v: 1, ...m }));
         const open = () => send({ t: 'control', state: 'free', can_request: false });

@@ -27,6 +27,8 @@ const FILES = {
   '/assets/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
   '/assets/viewer.js': ['viewer.js', 'text/javascript; charset=utf-8'],
   '/assets/input.js': ['input.js', 'text/javascript; charset=utf-8'],
+  '/assets/chat.js': ['chat.js', 'text/javascript; charset=utf-8'],
+  '/assets/voice.js': ['voice.js', 'text/javascript; charset=utf-8'],
   '/assets/viewer.css': ['viewer.css', 'text/css; charset=utf-8'],
 };
 export const USERS = {
