@@ -93,7 +93,24 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) `<data_dir>/deskbeam.db`.
+    ///
+    /// SQLite answers "busy" at once, without waiting, to some of what a connection does on a
+    /// database another process is creating at the same moment (switching it to WAL, setting up
+    /// its shared index), so a busy open is retried for a few seconds.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let deadline = std::time::Instant::now() + OPEN_RETRY_FOR;
+        loop {
+            match Self::open_once(data_dir) {
+                Err(StoreError::Db(e)) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    tracing::debug!("database busy while opening; retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(data_dir: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(data_dir.join(DB_FILE))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mode: String =
@@ -114,6 +131,16 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// How long opening the database is retried while another process holds it.
+const OPEN_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Brings the schema up to date. The write lock is taken before the version is read, so two
@@ -476,9 +503,9 @@ mod tests {
 
     #[test]
     fn two_processes_opening_a_fresh_directory_migrate_it_once() {
-        for _ in 0..10 {
+        for _ in 0..30 {
             let dir = temp_dir();
-            let openers: Vec<_> = (0..3)
+            let openers: Vec<_> = (0..4)
                 .map(|_| {
                     let dir = dir.clone();
                     std::thread::spawn(move || SqliteStore::open(&dir).map(|_| ()))
