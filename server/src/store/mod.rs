@@ -5,6 +5,7 @@
 //! Methods are synchronous and short; callers never hold a store call across an `.await`.
 
 pub mod memory;
+mod schema;
 pub mod sqlite;
 mod sqlite_rows;
 
