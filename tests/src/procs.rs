@@ -146,6 +146,17 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
+    /// Runs `deskbeam-agent <args> --server <this server>` with `token`: (success, stdout, stderr).
+    pub fn agent_cli(&self, token: &str, args: &[&str]) -> (bool, String, String) {
+        let out = bin("deskbeam-agent").and_then(|agent| {
+            Ok(Command::new(agent).env("DESKBEAM_TOKEN", token).args(args).args(["--server", &self.url()]).output()?)
+        });
+        match out {
+            Ok(o) => (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string()),
+            Err(e) => (false, String::new(), format!("deskbeam-agent did not run: {e}")),
+        }
+    }
+
     /// Crashes the server (SIGKILL) and starts it again on the same address and data directory.
     pub fn crash_and_restart(&mut self) -> anyhow::Result<()> {
         self.proc.kill_hard();

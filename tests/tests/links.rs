@@ -2,30 +2,18 @@
 //! PIN and single-use links through WHEP, and revocation disconnecting viewers within 2 s with
 //! the reason on their input channel.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use deskbeam_proto::input::AgentInput;
-use deskbeam_tests::procs::{bin, TestServer};
+use deskbeam_tests::procs::TestServer;
 use deskbeam_tests::receiver::{Receiver, ReceiverEvent};
 use deskbeam_tests::whep::{post_offer, request, token_from_link};
 use deskbeam_tests::xvfb::Xvfb;
 use deskbeam_tests::{init_tracing, require_tools};
 
-/// Runs `deskbeam-agent <args> --server URL` with the host token; (success, stdout+stderr).
-fn agent_cli(server: &TestServer, token: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin("deskbeam-agent").expect("agent binary"))
-        .env("DESKBEAM_TOKEN", token)
-        .args(args)
-        .args(["--server", &server.url()])
-        .output()
-        .expect("agent runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
-}
-
 /// `deskbeam-agent link <args>`; (success, stdout+stderr).
 fn agent_link(server: &TestServer, token: &str, args: &[&str]) -> (bool, String) {
-    let (ok, out, err) = agent_cli(server, token, &[&["link"], args].concat());
+    let (ok, out, err) = server.agent_cli(token, &[&["link"], args].concat());
     (ok, out + &err)
 }
 
@@ -119,7 +107,7 @@ async fn revoking_a_link_disconnects_its_viewers_within_two_seconds_and_says_why
     let left = revoked_at + Duration::from_secs(2);
     assert!(agent.stderr_contains("reason=link revoked", left.saturating_duration_since(Instant::now())), "the agent ended the viewer");
     eprintln!("revocation to disconnect: {:?}", revoked_at.elapsed());
-    let (ok, watching, _) = agent_cli(&server, &token, &["viewers"]);
+    let (ok, watching, _) = server.agent_cli(&token, &["viewers"]);
     assert!(ok && watching.trim().is_empty(), "nobody is watching any more: {watching}");
     // The viewer's side notices too (ICE/DTLS teardown), later.
     let ended = tokio::time::timeout(Duration::from_secs(30), async {

@@ -62,15 +62,9 @@ async fn closing_reason(viewer: &mut Viewer) -> String {
 
 /// `deskbeam-agent <args> --server URL`; stdout+stderr, asserting success.
 fn agent_cli(server: &TestServer, token: &str, args: &[&str]) -> String {
-    let out = Command::new(bin("deskbeam-agent").expect("agent binary"))
-        .env("DESKBEAM_TOKEN", token)
-        .args(args)
-        .args(["--server", &server.url()])
-        .output()
-        .expect("agent CLI runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "deskbeam-agent {args:?}: {text}");
-    text
+    let (ok, out, err) = server.agent_cli(token, args);
+    assert!(ok, "deskbeam-agent {args:?}: {out}{err}");
+    out + &err
 }
 
 fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) -> Duration {
