@@ -44,6 +44,14 @@ export function sayMessage(text) {
   return JSON.stringify(framed);
 }
 
+/** Asks the agent for this viewer's name again: a browser can drop the `joined` that arrives
+ * before it reports the channel open. @returns {string} */
+export function helloMessage() {
+  /** @type {FramedChat} */
+  const framed = { v: CHAT_VERSION, t: 'hello' };
+  return JSON.stringify(framed);
+}
+
 /** One message from the agent, checked; null for anything this viewer does not understand. @param {unknown} data @returns {AgentChat|null} */
 export function parseChatMessage(data) {
   /** @type {any} */ let m;
@@ -101,7 +109,13 @@ export class Chat {
   attach(channel) {
     this.detach();
     this.channel = channel;
-    channel.onopen = () => { if (this.channel === channel) this.syncEnabled(); };
+    channel.onopen = () => {
+      if (this.channel !== channel) return;
+      this.syncEnabled();
+      try {
+        channel.send(helloMessage());
+      } catch { /* closing under our feet; onclose follows */ }
+    };
     channel.onmessage = (e) => { if (this.channel === channel) this.onMessage(e.data); };
     channel.onclose = () => { if (this.channel === channel) this.detach(); };
   }

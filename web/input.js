@@ -369,6 +369,9 @@ export class Remote {
     this.detach();
     this.channel = channel;
     channel.onopen = () => {
+      // The agent sends the control state when the channel opens, but a browser can drop a
+      // message that arrives before it reports the channel open: ask for it once more.
+      if (this.channel === channel) this.send({ t: 'hello' });
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.send({ t: 'ping' }), PING_INTERVAL_MS);
     };
@@ -503,7 +506,7 @@ export class Remote {
     this.pendingMove = p;
     const wait = this.lastMoveAt + MOVE_INTERVAL_MS - performance.now();
     if (wait <= 0) this.sendMove();
-    else this.moveTimer ??= setTimeout(() => this.sendMove(), wait);
+    else this.moveTimer ??= setTimeout(() => this.sendMove(), Math.ceil(wait)); // timers truncate to whole ms
   }
 
   /** Sends the pending position now (before a button or wheel event), if it is news. @param {ScreenPoint|null} [p] */

@@ -10,7 +10,7 @@ export declare const MAX_CHAT_BYTES: 8192;
 
 export type MouseButton = "left" | "middle" | "right" | "back" | "forward";
 export type WheelMode = "pixel" | "line";
-export type ViewerInput = { "t": "move", x: number, y: number, } | { "t": "button", b: MouseButton, down: boolean, } | { "t": "wheel", dx: number, dy: number, mode: WheelMode, } | { "t": "key", code: string, down: boolean, text?: string, } | { "t": "paste", text: string, } | { "t": "ping" } | { "t": "request_control" } | { "t": "release_control" };
+export type ViewerInput = { "t": "move", x: number, y: number, } | { "t": "button", b: MouseButton, down: boolean, } | { "t": "wheel", dx: number, dy: number, mode: WheelMode, } | { "t": "key", code: string, down: boolean, text?: string, } | { "t": "paste", text: string, } | { "t": "ping" } | { "t": "hello" } | { "t": "request_control" } | { "t": "release_control" };
 export type ControlState = "free" | "pending" | "granted" | "taken";
 export type AgentInput = { "t": "control", state: ControlState, can_request: boolean, 
 /**
@@ -21,7 +21,7 @@ holder?: string,
  * Why it changed (denied, revoked by the host, …), for the viewer to show.
  */
 reason?: string, } | { "t": "rejected", code: string, message: string, } | { "t": "pong" } | { "t": "closing", reason: string, };
-export type ViewerChat = { "t": "say", text: string, };
+export type ViewerChat = { "t": "say", text: string, } | { "t": "hello" };
 export type ChatRole = "host" | "viewer";
 export type AgentChat = { "t": "joined", name: string, } | { "t": "message", 
 /**

@@ -23,6 +23,9 @@ pub const MAX_CHAT_BYTES: usize = 8 * 1024;
 pub enum ViewerChat {
     /// Say this to everyone (the host and every viewer).
     Say { text: String },
+    /// Sent once the viewer's channel is open: the agent answers with `joined` (the viewer's
+    /// name) again, in case the browser dropped the one sent before it reported the channel open.
+    Hello,
 }
 
 /// Who wrote a chat message.

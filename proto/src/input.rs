@@ -63,6 +63,10 @@ pub enum ViewerInput {
     Paste { text: String },
     /// Keep-alive; the agent answers `pong`.
     Ping,
+    /// Sent once the viewer's channel is open: the agent answers with the current `control`
+    /// state. The agent also sends that state unasked when the channel opens, but a browser can
+    /// drop a message that arrives before it reports the channel open.
+    Hello,
     /// Ask the host for control (needs a `control` link).
     RequestControl,
     /// Give control back.

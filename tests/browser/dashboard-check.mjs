@@ -60,7 +60,11 @@ async function startSender(page) {
         const send = (/** @type {object} */ m) => ch.send(JSON.stringify({ v: 1, ...m }));
         const open = () => send({ t: 'control', state: 'free', can_request: false });
         if (ch.readyState === 'open') open(); else ch.onopen = open;
-        ch.onmessage = (m) => { if (JSON.parse(m.data).t === 'ping') send({ t: 'pong' }); };
+        ch.onmessage = (m) => {
+          const t = JSON.parse(m.data).t;
+          if (t === 'ping') send({ t: 'pong' });
+          else if (t === 'hello') open(); // the state again (the one sent on open can be lost)
+        };
       };
       await pc.setRemoteDescription({ type: 'offer', sdp: offer });
       const transceiver = /** @type {RTCRtpTransceiver} */ (pc.getTransceivers().find((t) => t.receiver.track.kind === 'video'));

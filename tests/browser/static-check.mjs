@@ -163,6 +163,7 @@ async function startSender(page) {
         const m = JSON.parse(e.data);
         w.received.push({ ...m, at: Math.round(performance.now() - opened) });
         if (m.t === 'ping') send({ t: 'pong' });
+        else if (m.t === 'hello') control(state); // the state again (the one sent on open can be lost)
         else if (m.t === 'request_control') {
           if (!w.agent.canRequest) control(state, 'this link is view-only');
           else if (w.agent.policy === 'auto') control('granted');
@@ -816,7 +817,7 @@ const CHECKS = [
     check(line.clicked.length === 3 && line.clicked[0].fx === 0.25 && typeof line.clicked[0].clientX === 'number', JSON.stringify(line.clicked));
     console.log(`       (view.mjs control: ${JSON.stringify(line)})`);
     const all = await received(sender);
-    check(all[0]?.t === 'request_control', `first message ${JSON.stringify(all[0])}`);
+    check(all[0]?.t === 'hello' && all[1]?.t === 'request_control', `first messages ${JSON.stringify(all.slice(0, 2))}`);
     const got = inputsOf(all);
     // The last one lands where the "Connected" note still shows: it must not swallow the click.
     checkClicks(got, [[0.25, 0.5, 'left'], [0.75, 0.25, 'left'], [0.5, 0.05, 'left']], 'view.mjs clicks');

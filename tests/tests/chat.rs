@@ -111,7 +111,12 @@ async fn oversize_and_malformed_messages_are_rejected_and_the_channel_stays_open
     }
     viewer.say("still here").await.expect("say");
     let (_, from, _, text, mine) = next_message(&mut viewer).await;
-    assert_eq!((from, text.as_str(), mine), (name, "still here", true));
+    assert_eq!((from, text.as_str(), mine), (name.clone(), "still here", true));
+
+    // A viewer that missed `joined` (a browser can drop it before reporting the channel open) asks again.
+    viewer.send_chat_raw(r#"{"v":1,"t":"hello"}"#).await.expect("hello");
+    let again = viewer.wait_chat(WAIT, |m| matches!(m, AgentChat::Joined { .. })).await.expect("joined again");
+    assert_eq!(again, AgentChat::Joined { name });
 }
 
 /// Headless Chromium and playwright-core are here (or the test is skipped, loudly).

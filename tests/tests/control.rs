@@ -162,6 +162,10 @@ async fn a_view_link_cannot_control_and_the_agent_logs_the_rejection() {
     viewer.send_raw(r#"{"v":9,"t":"move","x":0,"y":0}"#).await.expect("send");
     viewer.send_input(&ViewerInput::Ping).await.expect("ping");
     viewer.wait_agent_input(Duration::from_secs(5), |m| matches!(m, AgentInput::Pong)).await.expect("still answering");
+    // `hello` (sent by the page once its channel is open) gets the current state again.
+    viewer.send_input(&ViewerInput::Hello).await.expect("hello");
+    let state = viewer.wait_agent_input(Duration::from_secs(5), |m| matches!(m, AgentInput::Control { .. })).await.expect("state");
+    assert!(matches!(state, AgentInput::Control { state: ControlState::Free, can_request: false, reason: None, .. }), "{state:?}");
     viewer.close().await;
 }
 

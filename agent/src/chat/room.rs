@@ -121,6 +121,9 @@ impl ChatRoom {
         let Some(member) = self.members.get_mut(viewer) else { return Vec::new() };
         let checked = match decode_viewer_chat(bytes) {
             Err(e) => Err(ChatError::Malformed(e.to_string())),
+            Ok(ViewerChat::Hello) => {
+                return vec![Delivery::Viewer(viewer.to_string(), AgentChat::Joined { name: member.name.clone() })];
+            }
             Ok(ViewerChat::Say { text }) => clean_text(&text).and_then(|text| {
                 if member.limiter.allow(now) {
                     Ok(text)
@@ -223,6 +226,17 @@ mod tests {
         assert_eq!(messages_to(&out, "b"), vec![AgentChat::Joined { name: "Alice (2)".into() }]);
         room.join("c", "desk");
         assert_eq!(room.name_of("c"), Some("desk (2)"));
+    }
+
+    #[test]
+    fn hello_repeats_the_name_to_that_viewer_only() {
+        let mut room = ChatRoom::new("desk");
+        room.join("a", "Alice");
+        room.join("b", "Alice");
+        let out = room.from_viewer("b", br#"{"v":1,"t":"hello"}"#, Instant::now(), 0);
+        assert_eq!(out, vec![Delivery::Viewer("b".into(), AgentChat::Joined { name: "Alice (2)".into() })]);
+        let next = room.from_viewer("a", &say("first"), Instant::now(), 0);
+        assert!(matches!(&messages_to(&next, "b")[..], [AgentChat::Message { seq: 1, .. }]), "hello takes no sequence number");
     }
 
     #[test]

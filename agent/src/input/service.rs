@@ -36,6 +36,8 @@ enum Command {
     Join { viewer: ViewerId, label: String, may_control: bool, out: mpsc::UnboundedSender<AgentInput>, flag: Arc<AtomicBool> },
     Leave { viewer: ViewerId },
     Request { viewer: ViewerId },
+    /// The viewer asks for the current state (its channel just opened).
+    Sync { viewer: ViewerId },
     Release { viewer: ViewerId },
     Decided { viewer: ViewerId, allow: bool },
     Revoke,
@@ -151,6 +153,10 @@ impl ViewerInputSession {
         };
         match event {
             ViewerInput::Ping => return Some(AgentInput::Pong),
+            ViewerInput::Hello => {
+                let _ = control.send(Command::Sync { viewer: self.viewer.clone() });
+                return None;
+            }
             ViewerInput::RequestControl => {
                 let _ = control.send(Command::Request { viewer: self.viewer.clone() });
                 return None;
@@ -228,6 +234,7 @@ impl Actor {
                 }
             }
             Command::Request { viewer } => self.request(viewer),
+            Command::Sync { viewer } => self.notify(&viewer, None),
             Command::Release { viewer } => {
                 if self.arbiter.is_holder(&viewer) {
                     self.arbiter.release();

@@ -94,7 +94,7 @@ impl Translator {
                 let clean: String = text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect();
                 Ok(if clean.is_empty() { vec![] } else { vec![Action::Text(clean)] })
             }
-            ViewerInput::Ping | ViewerInput::RequestControl | ViewerInput::ReleaseControl => Ok(vec![]),
+            ViewerInput::Ping | ViewerInput::Hello | ViewerInput::RequestControl | ViewerInput::ReleaseControl => Ok(vec![]),
         }
     }
 
