@@ -420,7 +420,8 @@ async function runControl(page, config, deadline) {
 async function runControlDenied(page, deadline) {
   const { control: before } = await waitForInputChannel(page, deadline);
   await clickRequest(page, deadline);
-  const answered = (/** @type {Control} */ c) => c.seq > before.seq && c.state !== 'pending';
+  // A refusal carries its reason; a reason-less state is the answer to the page's `hello`.
+  const answered = (/** @type {Control} */ c) => c.state === 'granted' || (c.seq > before.seq && c.state !== 'pending' && c.reason !== null);
   const { control, toast } = await waitForControl(page, answered, deadline, 'the answer to the control request');
   if (control.state === 'granted') throw new Failure('control was granted');
   emit({ ok: true, control: control.state, reason: control.reason, toast });
