@@ -59,6 +59,11 @@ struct IceArgs {
     /// Relayed bits per second per allocation.
     #[arg(long, default_value_t = 40_000_000)]
     turn_max_bitrate: u64,
+    /// Let the relay reach peers on private addresses (10/8, 172.16/12, 192.168/16, 100.64/10,
+    /// fc00::/7). Off by default, so that a viewer cannot reach the server's own network through
+    /// the relay; turn it on when agents and viewers meet on a private network.
+    #[arg(long, requires = "turn_listen")]
+    turn_allow_private: bool,
     /// STUN/TURN URL handed to agents and viewers (repeatable), e.g. an external coturn's
     /// `turn:turn.example.com:3478?transport=udp` sharing `<data-dir>/turn-secret` as its
     /// static-auth-secret [default with --turn-listen: the relay at the --public-url host].
@@ -79,6 +84,7 @@ impl IceArgs {
                 max_allocations: self.turn_max_allocations,
                 bytes_per_sec: self.turn_max_bitrate / 8,
                 burst_bytes: (self.turn_max_bitrate / 8).max(500_000),
+                allow_private_peers: self.turn_allow_private,
                 ..RelayLimits::default()
             },
         });

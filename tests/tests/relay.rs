@@ -32,7 +32,8 @@ fn start_share(topo: &Topology) -> anyhow::Result<Share> {
     // Enrol the host first: the data dir's database is then in place before the server opens it.
     let token = host_token(data.path())?;
     let mut cmd = topo.server.command(bin("deskbeam-server")?);
-    cmd.args(["--listen", &format!("{SERVER_IP}:{HTTP_PORT}"), "--turn-listen", &format!("{SERVER_IP}:3478"), "--data-dir"])
+    // The namespaces are a private network (10.x): the relay must be allowed to reach it.
+    cmd.args(["--listen", &format!("{SERVER_IP}:{HTTP_PORT}"), "--turn-listen", &format!("{SERVER_IP}:3478"), "--turn-allow-private", "--data-dir"])
         .arg(data.path())
         .env("RUST_LOG", "info");
     let server = Proc::spawn(cmd)?;

@@ -363,13 +363,22 @@ impl RelayCore {
             Err(reply) => return reply,
         };
         let Some(peer) = wire::peer_address(m) else { return self.error(m, 400, "Bad Request") };
-        if self.allocations.get(&id).is_some_and(|a| wire::forbidden_peer(peer.ip(), a.relay.ip())) {
+        if self.allocations.get(&id).is_some_and(|a| wire::forbidden_peer(peer.ip(), a.relay.ip(), self.limits.allow_private_peers)) {
+            self.log_forbidden(peer.ip());
             return self.error(m, 403, "Forbidden");
         }
         if let Some(a) = self.allocations.get_mut(&id) {
             a.permissions.insert(peer.ip(), now + PERMISSION_LIFETIME);
         }
         wire::response(m, true, Vec::new(), Some(&key), self.crypto.crypto())
+    }
+
+    fn log_forbidden(&self, peer: IpAddr) {
+        if wire::is_private(peer.to_canonical()) && !self.limits.allow_private_peers {
+            tracing::info!(%peer, "TURN: refused a private peer address (--turn-allow-private relays inside private networks)");
+        } else {
+            tracing::debug!(%peer, "TURN: refused a peer address the relay never reaches");
+        }
     }
 
     fn channel_bind(&mut self, m: &Message, client: Client, now: Instant) -> Option<Vec<u8>> {
@@ -380,10 +389,12 @@ impl RelayCore {
         let (Some(number), Some(peer)) = (wire::channel_number(m), wire::peer_address(m)) else {
             return self.error(m, 400, "Bad Request");
         };
-        let a = self.allocations.get_mut(&id)?;
-        if wire::forbidden_peer(peer.ip(), a.relay.ip()) {
+        let relay_ip = self.allocations.get(&id)?.relay.ip();
+        if wire::forbidden_peer(peer.ip(), relay_ip, self.limits.allow_private_peers) {
+            self.log_forbidden(peer.ip());
             return self.error(m, 403, "Forbidden");
         }
+        let a = self.allocations.get_mut(&id)?;
         // A channel names one peer and a peer one channel, for the channel's whole life.
         let taken = a.channels.iter().any(|(n, (p, t))| *t > now && ((*n == number) != (*p == peer)));
         if taken {

@@ -58,7 +58,7 @@ fn client(port: u16) -> Client {
 }
 
 fn peer() -> SocketAddr {
-    SocketAddr::from(([10, 2, 0, 2], 40_000))
+    SocketAddr::from(([198, 51, 100, 7], 40_000))
 }
 
 impl Harness {
@@ -234,7 +234,7 @@ fn channels_carry_data_both_ways() {
     assert!(h.send(c, &wire::channel_data(0x4002, b"x")).is_empty());
     assert!(h.send(client(9), &wire::channel_data(0x4001, b"x")).is_empty());
     // The same channel for another peer is refused.
-    let other = SocketAddr::from(([10, 2, 0, 3], 1));
+    let other = SocketAddr::from(([198, 51, 100, 8], 1));
     let rebind = h.request(METHOD_CHANNEL_BIND, vec![Box::new(ChannelNumber(0x4001)), peer_attr(other)], Some((&user, &password, &nonce)));
     assert_eq!(code(&h.ask(c, &rebind)), Some(400));
 }
@@ -250,6 +250,24 @@ fn the_servers_own_loopback_is_not_a_peer() {
     let bind = h.request(METHOD_CHANNEL_BIND, vec![Box::new(ChannelNumber(0x4001)), peer_attr(local)], Some((&user, &password, &nonce)));
     assert_eq!(code(&h.ask(c, &bind)), Some(403));
     assert!(h.send(c, &indication(b"x", local)).is_empty());
+}
+
+#[test]
+fn private_peers_need_turn_allow_private_and_metadata_is_never_a_peer() {
+    let lan = SocketAddr::from(([192, 168, 1, 20], 50_000));
+    let metadata = SocketAddr::from(([169, 254, 169, 254], 80));
+    for (allow, want) in [(false, Some(403)), (true, None)] {
+        let mut h = Harness::new(RelayLimits { allow_private_peers: allow, ..RelayLimits::default() });
+        let c = client(1);
+        let (user, password, nonce) = h.allocate(c, "v");
+        let perm = h.request(METHOD_CREATE_PERMISSION, vec![peer_attr(lan)], Some((&user, &password, &nonce)));
+        assert_eq!(code(&h.ask(c, &perm)), want, "private peer, allow_private_peers = {allow}");
+        let bind = h.request(METHOD_CHANNEL_BIND, vec![Box::new(ChannelNumber(0x4002)), peer_attr(lan)], Some((&user, &password, &nonce)));
+        assert_eq!(code(&h.ask(c, &bind)), want, "channel to a private peer, allow_private_peers = {allow}");
+        assert_eq!(h.send(c, &indication(b"x", lan)).is_empty(), !allow);
+        let meta = h.request(METHOD_CREATE_PERMISSION, vec![peer_attr(metadata)], Some((&user, &password, &nonce)));
+        assert_eq!(code(&h.ask(c, &meta)), Some(403), "link-local, allow_private_peers = {allow}");
+    }
 }
 
 #[test]

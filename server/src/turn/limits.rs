@@ -13,12 +13,15 @@ pub struct RelayLimits {
     pub bytes_per_sec: u64,
     /// Burst allowance above the rate.
     pub burst_bytes: u64,
+    /// Whether peers on private addresses (RFC 1918, 100.64/10, unique-local) may be reached;
+    /// off by default so that the relay is no way into the server's own network.
+    pub allow_private_peers: bool,
 }
 
 impl Default for RelayLimits {
     fn default() -> Self {
         // 5 MB/s (40 Mbit/s) is several 1080p screen streams; bursts cover a keyframe.
-        Self { max_allocations: 500, max_per_user: 8, bytes_per_sec: 5_000_000, burst_bytes: 2_000_000 }
+        Self { max_allocations: 500, max_per_user: 8, bytes_per_sec: 5_000_000, burst_bytes: 2_000_000, allow_private_peers: false }
     }
 }
 

@@ -141,14 +141,36 @@ pub fn channel_number(m: &Message) -> Option<u16> {
     n.valid().then_some(n.0)
 }
 
-/// Peers a relay on `relay_ip` never sends to: nothing unspecified, multicast or broadcast, and
-/// no loopback address unless the relay itself is on loopback (else a client could reach the
-/// server's own local services through it).
-pub fn forbidden_peer(ip: IpAddr, relay_ip: IpAddr) -> bool {
+/// Peers a relay on `relay_ip` never sends to, so that a viewer's credentials cannot reach the
+/// server's own network through it: nothing unspecified, multicast or broadcast; no loopback or
+/// link-local address (cloud metadata services live there) unless the relay itself is on one;
+/// no private address (RFC 1918, shared 100.64/10, IPv6 unique-local) unless `allow_private`
+/// (`--turn-allow-private`, for a relay that serves a private network). IPv4-mapped IPv6
+/// addresses count as the IPv4 address they carry.
+pub fn forbidden_peer(ip: IpAddr, relay_ip: IpAddr, allow_private: bool) -> bool {
+    let (ip, relay_ip) = (ip.to_canonical(), relay_ip.to_canonical());
     ip.is_unspecified()
         || ip.is_multicast()
         || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast())
         || (ip.is_loopback() && !relay_ip.is_loopback())
+        || (is_link_local(ip) && !is_link_local(relay_ip))
+        || (is_private(ip) && !allow_private)
+}
+
+/// Whether `ip` (canonical) is a private address: RFC 1918, 100.64/10 (carrier-grade NAT),
+/// fc00::/7 (unique-local).
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || (v4.octets()[0] == 100 && v4.octets()[1] & 0xC0 == 64),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xFE00 == 0xFC00,
+    }
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => v6.segments()[0] & 0xFFC0 == 0xFE80,
+    }
 }
 
 /// How many bytes the next TURN-over-TCP frame in `buf` needs: a STUN message's 20-byte header
@@ -189,12 +211,29 @@ mod tests {
     #[test]
     fn loopback_peers_only_for_a_loopback_relay() {
         let (lo, lan) = (IpAddr::from([127, 0, 0, 1]), IpAddr::from([10, 0, 0, 1]));
-        assert!(forbidden_peer(lo, lan));
-        assert!(!forbidden_peer(lo, lo));
-        assert!(!forbidden_peer(lan, lan));
-        assert!(forbidden_peer(IpAddr::from([224, 0, 0, 251]), lan));
-        assert!(forbidden_peer(IpAddr::from([255, 255, 255, 255]), lan));
-        assert!(forbidden_peer(IpAddr::from([0, 0, 0, 0]), lan));
+        assert!(forbidden_peer(lo, lan, true));
+        assert!(!forbidden_peer(lo, lo, false));
+        assert!(!forbidden_peer(lan, lan, true));
+        assert!(forbidden_peer(IpAddr::from([224, 0, 0, 251]), lan, true));
+        assert!(forbidden_peer(IpAddr::from([255, 255, 255, 255]), lan, true));
+        assert!(forbidden_peer(IpAddr::from([0, 0, 0, 0]), lan, true));
+    }
+
+    #[test]
+    fn private_and_link_local_peers_are_refused_unless_allowed() {
+        let public_relay = IpAddr::from([203, 0, 113, 5]);
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        for private in ["10.1.0.2", "172.16.0.1", "172.31.255.255", "192.168.1.20", "100.64.0.1", "100.127.255.1", "fd00::1", "::ffff:10.0.0.7"] {
+            assert!(forbidden_peer(ip(private), public_relay, false), "{private}");
+            assert!(!forbidden_peer(ip(private), public_relay, true), "{private} with --turn-allow-private");
+        }
+        for link_local in ["169.254.169.254", "fe80::1", "::ffff:169.254.169.254"] {
+            assert!(forbidden_peer(ip(link_local), public_relay, true), "{link_local}");
+        }
+        for public in ["198.51.100.7", "172.32.0.1", "100.128.0.1", "2001:db8::1", "::ffff:198.51.100.7"] {
+            assert!(!forbidden_peer(ip(public), public_relay, false), "{public}");
+        }
+        assert!(forbidden_peer(ip("::ffff:127.0.0.1"), public_relay, true), "a mapped loopback address is loopback");
     }
 
     #[test]
