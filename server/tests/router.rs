@@ -190,6 +190,29 @@ async fn delete_needs_token_and_a_known_viewer() -> TestResult {
     Ok(())
 }
 
+/// A new script or style sheet in web/ must be embedded too, or the page breaks only when served
+/// by the real server (the browser checks' fake servers serve web/ as it is).
+#[tokio::test]
+async fn every_script_and_style_sheet_in_web_is_served_as_it_is() -> TestResult {
+    let (state, _) = state_with_clock()?;
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
+    let mut served = 0;
+    for entry in std::fs::read_dir(&web)? {
+        let path = entry?.path();
+        let Some(ext) = path.extension().and_then(|e| e.to_str()) else { continue };
+        if ext != "js" && ext != "css" {
+            continue;
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let reply = oneshot(&state, Request::get(format!("/assets/{name}")).body(Body::empty())?).await?;
+        assert_eq!(reply.status, StatusCode::OK, "web/{name} is not served at /assets/{name}: add it to server/src/assets.rs");
+        assert!(reply.body == std::fs::read(&path)?, "/assets/{name} differs from web/{name}");
+        served += 1;
+    }
+    assert!(served >= 7, "found only {served} assets in {}", web.display());
+    Ok(())
+}
+
 #[tokio::test]
 async fn pages_carry_security_headers() -> TestResult {
     let (state, _) = state_with_clock()?;

@@ -12,6 +12,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,14 +24,21 @@ const FILES = {
   '/login': ['login.html', 'text/html; charset=utf-8'],
   '/dashboard': ['dashboard.html', 'text/html; charset=utf-8'],
   '/view': ['index.html', 'text/html; charset=utf-8'],
-  '/assets/dashboard.js': ['dashboard.js', 'text/javascript; charset=utf-8'],
-  '/assets/dashboard.css': ['dashboard.css', 'text/css; charset=utf-8'],
-  '/assets/viewer.js': ['viewer.js', 'text/javascript; charset=utf-8'],
-  '/assets/input.js': ['input.js', 'text/javascript; charset=utf-8'],
-  '/assets/chat.js': ['chat.js', 'text/javascript; charset=utf-8'],
-  '/assets/voice.js': ['voice.js', 'text/javascript; charset=utf-8'],
-  '/assets/viewer.css': ['viewer.css', 'text/css; charset=utf-8'],
 };
+const TYPES = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+
+/**
+ * The page or asset at `path`: `[file in web/, content type]`, or undefined. Assets are every
+ * script and style sheet in web/ (the server embeds them all; `server/tests/router.rs` checks).
+ * @param {string} path @returns {string[]|undefined}
+ */
+export function webFile(path) {
+  const page = /** @type {Record<string, string[]>} */ (FILES)[path];
+  if (page) return page;
+  const asset = /^\/assets\/([\w-]+)\.(js|css)$/.exec(path);
+  if (!asset || !existsSync(join(WEB, `${asset[1]}.${asset[2]}`))) return undefined;
+  return [`${asset[1]}.${asset[2]}`, /** @type {Record<string, string>} */ (TYPES)[asset[2]]];
+}
 export const USERS = {
   alice: { password: 'correct horse', totp: null },
   bob: { password: 'battery staple', totp: '123456' },
@@ -120,7 +128,7 @@ export async function startFakeApi(answer) {
     /** @param {number} status @param {string} code @param {Record<string, string>} [extra] headers */
     const fail = (status, code, extra = {}) => json(status, { error: { code, message: `fake ${code.replace(/_/g, ' ')}` } }, extra);
 
-    const file = /** @type {Record<string, string[]>} */ (FILES)[path];
+    const file = webFile(path);
     if (method === 'GET' && file) {
       entry.status = 200;
       res.writeHead(200, { ...headers, 'Content-Type': file[1] });

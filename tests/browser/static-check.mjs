@@ -18,6 +18,7 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { webFile } from './fake-api.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WEB = join(HERE, '..', '..', 'web');
@@ -56,14 +57,6 @@ const linkToken = (ttl, scope = 'view') =>
 
 /** @param {(offer: string) => Promise<string>} answer */
 async function startServer(answer) {
-  const files = {
-    '/view': ['index.html', 'text/html; charset=utf-8'],
-    '/assets/viewer.js': ['viewer.js', 'text/javascript; charset=utf-8'],
-    '/assets/input.js': ['input.js', 'text/javascript; charset=utf-8'],
-    '/assets/chat.js': ['chat.js', 'text/javascript; charset=utf-8'],
-    '/assets/voice.js': ['voice.js', 'text/javascript; charset=utf-8'],
-    '/assets/viewer.css': ['viewer.css', 'text/css; charset=utf-8'],
-  };
   /** @type {Seen[]} */ const seen = [];
   const state = { /** @type {WhepMode} */ mode: { status: 503, code: 'host_offline' }, next: 1 };
   const server = createServer(async (req, res) => {
@@ -77,7 +70,7 @@ async function startServer(answer) {
       res.writeHead(status, { ...headers, 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ error: { code, message: `fake ${code}` } }));
     };
-    const file = /** @type {Record<string, string[]>} */ (files)[path];
+    const file = path === '/view' ? ['index.html', 'text/html; charset=utf-8'] : webFile(path);
     if (req.method === 'GET' && file) {
       res.writeHead(200, { ...headers, 'Content-Type': file[1] });
       return res.end(await readFile(join(WEB, file[0])));
