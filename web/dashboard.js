@@ -30,8 +30,9 @@
  */
 /**
  * @typedef {{ttl_secs: number, scope: Scope, max_viewers: number, label?: string, pin?: string,
- *   single_use?: boolean, starts_at?: number}} NewLink body of POST /api/links
+ *   single_use?: boolean, starts_at?: number, host_id?: string}} NewLink body of POST /api/links
  */
+/** @typedef {{id: string, name: string, created_at: number, online: boolean}} HostInfo one of GET /api/hosts */
 
 // Pure logic
 
@@ -91,7 +92,8 @@ export function randomPin(digits = 6) {
 /**
  * The new-link form's values → the POST body, or what is wrong with them.
  * @param {{label: string, scope: string, duration: string, minutes: string, maxViewers: string,
- *   startsAt: string, pin: string|null, singleUse: boolean}} form `startsAt`: a datetime-local value
+ *   startsAt: string, pin: string|null, singleUse: boolean, host?: string}} form `startsAt`: a datetime-local
+ *   value; `host`: the picked host's id ("" or absent when the account has one host)
  * @param {number} now unix seconds
  * @returns {{ok: true, body: NewLink} | {ok: false, error: string}}
  */
@@ -108,6 +110,7 @@ export function linkRequest(form, now) {
   if (form.label.trim()) body.label = form.label.trim();
   if (form.pin) body.pin = form.pin;
   if (form.singleUse) body.single_use = true;
+  if (form.host) body.host_id = form.host;
   if (form.startsAt) {
     const at = Math.floor(new Date(form.startsAt).getTime() / 1000);
     if (!Number.isFinite(at)) return { ok: false, error: 'The start time is not a valid date.' };
@@ -358,8 +361,32 @@ class LinksPanel {
     });
   }
 
+  /**
+   * Fills the host picker, shown only when the account has several hosts (then the server needs
+   * to be told which one). Keeps the choice; else picks the first host that is online.
+   */
+  async loadHosts() {
+    const row = $('#host-row', HTMLElement);
+    const select = $('#link-host', HTMLSelectElement);
+    /** @type {HostInfo[]} */ let hosts = [];
+    try {
+      hosts = (await this.api.request('GET', '/api/hosts')).hosts ?? [];
+    } catch { /* no picker: the server says if it needs a host */ }
+    const chosen = select.value;
+    select.replaceChildren(...hosts.map((h) => {
+      const option = document.createElement('option');
+      option.value = h.id;
+      option.textContent = h.online ? h.name : `${h.name} (offline)`;
+      return option;
+    }));
+    const keep = hosts.find((h) => h.id === chosen) ?? hosts.find((h) => h.online) ?? hosts[0];
+    if (keep) select.value = keep.id;
+    row.hidden = hosts.length < 2;
+  }
+
   /** @param {boolean} open */
   open(open) {
+    if (open) void this.loadHosts();
     this.form.hidden = !open;
     this.toggle.setAttribute('aria-expanded', String(open));
     this.error.hidden = true;
@@ -373,6 +400,7 @@ class LinksPanel {
       label: value('link-label'), duration: $('#link-duration', HTMLSelectElement).value, minutes: value('link-minutes'),
       scope: new FormData(this.form).get('scope')?.toString() ?? '', maxViewers: value('link-max'),
       startsAt: value('link-start'), pin: wantPin ? randomPin() : null, singleUse: $('#link-single', HTMLInputElement).checked,
+      host: $('#host-row', HTMLElement).hidden ? '' : $('#link-host', HTMLSelectElement).value,
     }, nowSecs());
     if (!request.ok) return void Object.assign(this.error, { textContent: request.error, hidden: false });
     const button = $('#create-link', HTMLButtonElement);
@@ -572,7 +600,7 @@ async function dashboardPage(api) {
       failing = true;
     }
   };
-  await refresh();
+  await Promise.all([refresh(), links.loadHosts()]);
   document.body.dataset.ready = 'true';
   setInterval(() => { if (!document.hidden) void refresh(); }, REFRESH_MS);
 }

@@ -140,6 +140,23 @@ pub struct ViewerList {
     pub viewers: Vec<ViewerInfo>,
 }
 
+/// A host the principal manages, as `GET /api/hosts` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub id: String,
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Whether its agent is connected now.
+    pub online: bool,
+}
+
+/// `GET /api/hosts`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostList {
+    pub hosts: Vec<HostInfo>,
+}
+
 impl std::fmt::Debug for CreateLinkRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreateLinkRequest")

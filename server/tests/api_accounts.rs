@@ -142,6 +142,21 @@ async fn a_user_manages_only_their_hosts() -> TestResult {
         .cloned()
         .unwrap_or_default();
     assert_eq!(links.len(), 1, "not the other host's link");
+
+    // The dashboard's host picker: both of alice's hosts, not the other one; a host token sees itself.
+    let reply = oneshot(&state, api("GET", "/api/hosts", auth, None)?).await?;
+    assert_eq!(reply.status, StatusCode::OK);
+    let hosts = reply.json()?["hosts"].as_array().cloned().unwrap_or_default();
+    let mut names: Vec<_> = hosts.iter().map(|h| (h["name"].as_str().unwrap_or_default().to_string(), h["online"].as_bool())).collect();
+    names.sort();
+    assert_eq!(names, vec![("alice-laptop".to_string(), Some(false)), ("alice-pc".to_string(), Some(false))]);
+    assert!(hosts.iter().any(|h| h["id"] == json!(first)) && !hosts.iter().any(|h| h["id"] == json!(other.host_id)));
+    let reply = oneshot(&state, api("GET", "/api/hosts", Auth::Bearer(&other.host_token), None)?).await?;
+    let hosts = reply.json()?["hosts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(hosts.len(), 1);
+    assert_eq!((hosts[0]["id"].clone(), hosts[0]["name"].clone()), (json!(other.host_id), json!("test-pc")));
+    let reply = oneshot(&state, api("GET", "/api/hosts", Auth::None, None)?).await?;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     Ok(())
 }
 

@@ -168,6 +168,8 @@ const CHECKS = [
       eq(m.linkRequest({ ...form, duration: 'custom', minutes: '45', pin: null, singleUse: false, label: '' }, 0).body,
         { ttl_secs: 2700, scope: 'control', max_viewers: 2 }, 'custom minutes');
       eq(m.linkRequest({ ...form, duration: 'custom', minutes: '0' }, 0).ok, false, 'zero minutes refused');
+      eq(m.linkRequest({ ...form, host: 'h2' }, 0).body?.host_id, 'h2', 'the picked host');
+      eq('host_id' in (m.linkRequest({ ...form, host: '' }, 0).body ?? {}), false, 'no host picked: none sent');
       eq(m.linkRequest({ ...form, maxViewers: '1.5' }, 0).ok, false, 'fractional viewers refused');
       const start = new Date(Date.now() + 7200_000);
       const local = new Date(start.getTime() - start.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
@@ -268,6 +270,7 @@ const CHECKS = [
     await signIn(page, server);
     check(await page.isVisible('#links-empty') && !(await page.isVisible('#links-table')), 'empty state');
     await page.click('#new-link-toggle');
+    check(!(await page.isVisible('#host-row')) && await page.isVisible('#link-label'), 'one host: no picker');
     await page.fill('#link-label', 'Support call');
     await page.check('input[name="scope"][value="control"]');
     await page.selectOption('#link-duration', '28800');
@@ -281,7 +284,7 @@ const CHECKS = [
     const post = server.writes().find((s) => s.method === 'POST' && s.path === '/api/links');
     const b = post?.body;
     check(b && b.ttl_secs === 28800 && b.scope === 'control' && b.max_viewers === 1 && b.label === 'Support call' &&
-      b.single_use === true && /^[0-9]{6}$/.test(b.pin) && b.starts_at === undefined, `POST body ${JSON.stringify(b)}`);
+      b.single_use === true && /^[0-9]{6}$/.test(b.pin) && b.starts_at === undefined && !('host_id' in b), `POST body ${JSON.stringify(b)}`);
     const url = await page.inputValue('#created-url');
     const pin = await page.inputValue('#created-pin');
     const link = [...server.links.values()].at(-1);
@@ -375,6 +378,30 @@ const CHECKS = [
     const exported = await page.evaluate(async () => { const r = await fetch('/api/audit.jsonl'); return { status: r.status, text: await r.text() }; });
     check(exported.status === 200 && exported.text.trim().split('\n').length === server.audit.length, 'export answers JSON lines');
     checkCsrf(server);
+  }],
+
+  ['several hosts: a host picker (offline ones marked), the picked host goes with the new link', async ({ newPage, server }) => {
+    const one = server.state.hosts;
+    server.state.hosts = [
+      { id: 'host-1', name: 'desk', created_at: 1, online: false },
+      { id: 'host-2', name: 'laptop', created_at: 2, online: true },
+    ];
+    try {
+      const page = await newPage();
+      await signIn(page, server);
+      await page.click('#new-link-toggle');
+      await page.waitForSelector('#host-row:visible', { timeout: 5000 });
+      const options = await page.locator('#link-host option').allTextContents();
+      check(JSON.stringify(options) === '["desk (offline)","laptop"]', `options ${JSON.stringify(options)}`);
+      check(await page.inputValue('#link-host') === 'host-2', 'the online host is picked first');
+      await page.selectOption('#link-host', 'host-1');
+      await page.click('#create-link');
+      await page.waitForSelector('#created:visible', { timeout: 5000 });
+      const post = server.writes().filter((s) => s.method === 'POST' && s.path === '/api/links').at(-1);
+      check(post?.body?.host_id === 'host-1' && post.status === 201, `POST ${JSON.stringify(post)}`);
+    } finally {
+      server.state.hosts = one;
+    }
   }],
 
   ['sign out: POST /api/logout with the CSRF token, back to /login, session gone', async ({ newPage, server }) => {

@@ -74,6 +74,8 @@ export async function startFakeApi(answer) {
   const state = {
     /** @type {{method: string, path: string, status: number, code: string}|null} */ failNext: null,
     nextId: 1, nextResource: 1,
+    /** What GET /api/hosts answers (one host: the dashboard shows no picker). */
+    hosts: [{ id: 'host-1', name: 'desk', created_at: now() - 86400, online: true }],
   };
   let base = '';
 
@@ -169,9 +171,11 @@ export async function startFakeApi(answer) {
       entry.status = 204;
       return void res.writeHead(204, { ...headers, 'Set-Cookie': 'deskbeam_session=; Max-Age=0; Path=/' }).end();
     }
+    if (method === 'GET' && path === '/api/hosts') return json(200, { hosts: state.hosts });
     if (method === 'GET' && path === '/api/links') return json(200, { links: [...links.values()].map(info) });
     if (method === 'POST' && path === '/api/links') {
       const b = body ?? {};
+      if (state.hosts.length > 1 && !state.hosts.some((h) => h.id === b.host_id)) return fail(400, 'bad_request');
       if (!Number.isInteger(b.ttl_secs) || b.ttl_secs <= 0 || !['view', 'control'].includes(b.scope) ||
         !Number.isInteger(b.max_viewers) || (b.pin !== undefined && !/^[0-9]{4,12}$/.test(b.pin))) return fail(400, 'bad_request');
       const link = addLink({ scope: b.scope, label: b.label ?? null, max_viewers: b.max_viewers, single_use: !!b.single_use,

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod hosts;
 pub mod links;
 pub mod types;
 pub mod viewers;
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/links", post(links::create).get(links::list))
         .route("/api/links/{id}", delete(links::revoke))
+        .route("/api/hosts", get(hosts::list))
         .route("/api/viewers", get(viewers::list))
         .route("/api/viewers/{id}", delete(viewers::kick))
         .route("/api/audit", get(audit::list))

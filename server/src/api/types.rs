@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{AuditRecord, LinkRecord};
 
-pub use deskbeam_proto::api::{CreateLinkRequest, LinkInfo, LinkList, ViewerInfo, ViewerList};
+pub use deskbeam_proto::api::{CreateLinkRequest, HostInfo, HostList, LinkInfo, LinkList, ViewerInfo, ViewerList};
 
 /// The API view of a link record; `url` only when it was just created.
 pub fn link_info(link: &LinkRecord, url: Option<String>, viewers: usize) -> LinkInfo {
