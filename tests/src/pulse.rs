@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use crate::procs::tempdir::TempDir;
@@ -60,15 +60,21 @@ impl Pulse {
         Ok(String::from_utf8_lossy(&out.stdout).to_string())
     }
 
-    /// Plays 48 kHz mono s16le `pcm` into `sink` (on a thread; returns at once).
-    pub fn play(&self, sink: &str, pcm: Vec<u8>) -> anyhow::Result<Child> {
+    /// Starts `pacat` playing 48 kHz mono s16le into `sink`, 20 ms latency; write to the stdin.
+    pub fn playback(&self, sink: &str) -> anyhow::Result<(Child, ChildStdin)> {
         let mut child = Command::new("pacat")
             .env("PULSE_SERVER", self.server())
             .args(["--playback", "-d", sink, "--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=20"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()?;
-        let mut stdin = child.stdin.take().ok_or_else(|| anyhow::anyhow!("no stdin"))?;
+        let stdin = child.stdin.take().ok_or_else(|| anyhow::anyhow!("no stdin"))?;
+        Ok((child, stdin))
+    }
+
+    /// Plays 48 kHz mono s16le `pcm` into `sink` (on a thread; returns at once).
+    pub fn play(&self, sink: &str, pcm: Vec<u8>) -> anyhow::Result<Child> {
+        let (child, mut stdin) = self.playback(sink)?;
         std::thread::spawn(move || {
             let _ = stdin.write_all(&pcm);
         });

@@ -5,7 +5,7 @@
 //! viewer decoded a loud 20 ms frame. Prints the median and p95; asserts nothing.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use deskbeam_tests::audio_peer::{rms, tone_bytes, AudioPeer};
@@ -19,13 +19,7 @@ const CHUNK: Duration = Duration::from_millis(20);
 /// Feeds `pacat` silence with a 300 ms tone every second, paced to real time; sends each tone's
 /// start time.
 fn speak(pulse: &Pulse, onsets: std::sync::mpsc::Sender<Instant>) -> anyhow::Result<std::process::Child> {
-    let mut child = Command::new("pacat")
-        .env("PULSE_SERVER", pulse.server())
-        .args(["--playback", "-d", SINK, "--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=20"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()?;
-    let mut stdin = child.stdin.take().ok_or_else(|| anyhow::anyhow!("no stdin"))?;
+    let (child, mut stdin) = pulse.playback(SINK)?;
     let tone = tone_bytes(440.0, 0.3, 0.5);
     let silence = vec![0u8; 960 * 2];
     std::thread::spawn(move || {
