@@ -13,12 +13,9 @@ use crate::state::AppState;
 pub async fn list(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let principal = authenticate(&state, &parts)?;
-    let mine = principal.host_ids(&state)?;
-    let hosts = state
-        .store()
-        .list_hosts()?
+    let hosts = principal
+        .hosts(&state)?
         .into_iter()
-        .filter(|h| mine.contains(&h.id))
         .map(|h| HostInfo { online: state.hub().is_online(&h.id), id: h.id, name: h.name, created_at: h.created_at })
         .collect();
     Ok(json_reply(StatusCode::OK, &HostList { hosts }))

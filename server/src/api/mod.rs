@@ -25,7 +25,7 @@ use crate::auth::authorize_host;
 use crate::error::ApiError;
 use crate::secrets;
 use crate::state::AppState;
-use crate::store::{SessionRecord, UserRecord};
+use crate::store::{HostRecord, SessionRecord, UserRecord};
 
 /// Largest JSON request body.
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
@@ -82,14 +82,21 @@ impl Principal {
     pub fn host_ids(&self, state: &AppState) -> Result<Vec<String>, ApiError> {
         match self {
             Self::Host { host_id } => Ok(vec![host_id.clone()]),
-            Self::User { user, .. } => Ok(state
-                .store()
-                .list_hosts()?
-                .into_iter()
-                .filter(|h| h.owner.as_deref() == Some(user.id.as_str()))
-                .map(|h| h.id)
-                .collect()),
+            Self::User { .. } => Ok(self.hosts(state)?.into_iter().map(|h| h.id).collect()),
         }
+    }
+
+    /// The records of the hosts this principal may manage, oldest first.
+    pub fn hosts(&self, state: &AppState) -> Result<Vec<HostRecord>, ApiError> {
+        Ok(state
+            .store()
+            .list_hosts()?
+            .into_iter()
+            .filter(|h| match self {
+                Self::Host { host_id } => &h.id == host_id,
+                Self::User { user, .. } => h.owner.as_deref() == Some(user.id.as_str()),
+            })
+            .collect())
     }
 }
 
